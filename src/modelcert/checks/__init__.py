@@ -1,0 +1,1 @@
+"""Checks: views → findings. One module per family; `registry` lists them."""

@@ -1,0 +1,1 @@
+"""Readers: untrusted bytes in, inert typed views out. Nothing here executes or unpickles."""

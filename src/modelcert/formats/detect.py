@@ -1,0 +1,226 @@
+"""Format detection by content. The file name is only a hint, and a mismatch is itself a signal.
+
+`detect` looks at the first bytes (and the last ones for zip), never at the extension alone:
+a pickle renamed `.safetensors` is a pickle, a zip whose name says nothing is still read as zip.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickletools
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+HEAD_BYTES = 64 * 1024
+TAIL_BYTES = 66 * 1024  # the zip end-of-central-directory record plus the longest comment
+
+# Extensions and the formats a loader would treat them as. Used as hints and for mismatch findings.
+EXTENSION_HINTS: dict[str, str] = {
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".joblib": "pickle",
+    ".dill": "pickle",
+    ".dat": "pickle",
+    ".data": "pickle",
+    ".pt": "pickle",  # torch.load: zip or legacy pickle
+    ".pth": "pickle",
+    ".bin": "pickle",
+    ".ckpt": "pickle",
+    ".pkl.gz": "gzip",
+    ".npy": "numpy",
+    ".npz": "zip",
+    ".safetensors": "safetensors",
+    ".gguf": "gguf",
+    ".onnx": "onnx",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".keras": "zip",
+    ".pb": "protobuf",
+    ".zip": "zip",
+    ".tar": "tar",
+    ".tgz": "gzip",
+    ".gz": "gzip",
+    ".bz2": "bzip2",
+    ".xz": "xz",
+    ".zst": "zstd",
+    ".7z": "7z",
+    ".json": "json",
+    ".jinja": "jinja",
+    ".jinja2": "jinja",
+    ".j2": "jinja",
+    ".py": "python",
+}
+
+# Extensions that torch.load / pickle.load / joblib.load are pointed at in practice: content we cannot
+# identify under these names is analysed as pickle (fail closed), since that is how a loader reads it.
+PICKLE_LOADER_EXTENSIONS = frozenset(
+    {".pkl", ".pickle", ".joblib", ".dill", ".dat", ".data", ".pt", ".pth", ".bin", ".ckpt"}
+)
+
+# What a content format may legitimately be named; outside this, a known extension is a mismatch.
+COMPATIBLE: dict[str, frozenset[str]] = {
+    "pickle": frozenset({"pickle", "zip", "numpy", "binary", "gguf", "safetensors"}),
+    "zip": frozenset({"zip"}),
+    "numpy": frozenset({"numpy"}),
+    "safetensors": frozenset({"safetensors"}),
+    "gguf": frozenset({"gguf"}),
+    "onnx": frozenset({"onnx"}),
+    "hdf5": frozenset({"hdf5"}),
+    "gzip": frozenset({"gzip", "tar"}),
+    "json": frozenset({"json"}),
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What the content is, what the name suggested, and whether they disagree."""
+
+    format: str
+    hint: str | None
+    mismatch: bool
+
+
+def extension_of(name: str) -> str:
+    path = PurePosixPath(name.lower())
+    suffixes = path.suffixes
+    if len(suffixes) >= 2 and "".join(suffixes[-2:]) in EXTENSION_HINTS:
+        return "".join(suffixes[-2:])
+    return path.suffix
+
+
+def hint_for(name: str) -> str | None:
+    base = PurePosixPath(name).name.lower()
+    if base in {"saved_model.pb", "keras_metadata.pb", "fingerprint.pb"}:
+        return "tf-savedmodel"
+    if base.endswith((".jinja", ".jinja2", ".j2")) or base == "chat_template.json":
+        return "jinja" if not base.endswith(".json") else "json"
+    return EXTENSION_HINTS.get(extension_of(name))
+
+
+def sniff(head: bytes, tail: bytes, size: int) -> str | None:
+    """The format named by the content alone, or None when no signature matches."""
+    if size == 0:
+        return "empty"
+    if head.startswith(b"\x80") and len(head) >= 2 and 2 <= head[1] <= 5:
+        return "pickle"
+    if head.startswith(b"\x93NUMPY"):
+        return "numpy"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")) or b"PK\x05\x06" in tail:
+        return "zip"
+    if head.startswith(b"GGUF") or head.startswith(b"FUGG"):
+        return "gguf"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh") and len(head) > 3 and head[3:4].isdigit():
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "zstd"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "7z"
+    if head.startswith(b"\x04\x22\x4d\x18"):
+        return "lz4"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    for offset in (0, 512, 1024, 2048):
+        if head[offset : offset + 8] == b"\x89HDF\r\n\x1a\n":
+            return "hdf5"
+    if _looks_like_safetensors(head, size):
+        return "safetensors"
+    if _looks_like_pickle_v0(head, size):
+        return "pickle"
+    if _looks_like_json(head):
+        return "json"
+    return None
+
+
+def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
+    """Decide a format from content, then use the name to refine protobuf/text cases and flag mismatches."""
+    hint = hint_for(name)
+    found = sniff(head, tail, size)
+    if found is None:
+        if hint in {"onnx", "tf-savedmodel", "protobuf"}:
+            found = hint if hint != "protobuf" else "protobuf"
+        elif hint in {"python", "jinja"} and _is_text(head):
+            found = hint
+        elif extension_of(name) in PICKLE_LOADER_EXTENSIONS and not _is_text(head):
+            # torch.load / pickle.load would read it: analyse as pickle and fail closed if it is not one.
+            found = "pickle"
+        elif _is_text(head):
+            found = "text"
+        else:
+            found = "binary"
+    elif found == "json" and hint == "jinja":
+        found = "json"
+    mismatch = False
+    if hint is not None and hint in COMPATIBLE and found not in {"empty", "binary", "text"}:
+        mismatch = found not in COMPATIBLE[hint]
+    if hint == "safetensors" and found not in {"safetensors", "empty"}:
+        mismatch = True
+    return Detection(format=found, hint=hint, mismatch=mismatch)
+
+
+def _looks_like_safetensors(head: bytes, size: int) -> bool:
+    if len(head) < 10:
+        return False
+    length = int.from_bytes(head[:8], "little")
+    if length < 2 or length + 8 > size:
+        return False
+    return head[8:9] == b"{"
+
+
+def _looks_like_json(head: bytes) -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith((b"{", b"[")):
+        return False
+    try:
+        json.loads(head.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return False
+    except json.JSONDecodeError as exc:
+        # A truncated head of a large JSON file fails at its end, not its start.
+        return exc.pos >= len(head) - 64 or len(head) >= HEAD_BYTES - 8
+    return True
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 4  # a multibyte character cut by the head boundary
+    return True
+
+
+_PICKLE_V0_FIRST = frozenset(b"(cI]}lLSVFdNKJMTUXBCGhjqrpg)t.0a")
+_DEF_OPS = frozenset({"GLOBAL", "INST", "REDUCE", "BUILD", "OBJ", "STACK_GLOBAL", "NEWOBJ"})
+
+
+def _looks_like_pickle_v0(head: bytes, size: int) -> bool:
+    """Protocol 0/1 pickles have no magic: accept when the head parses as opcodes that reach STOP.
+
+    Text files rarely form a valid opcode run to STOP; requiring at least one import/call opcode or
+    a STOP that ends the head keeps plain text out.
+    """
+    if not head or head[0] not in _PICKLE_V0_FIRST:
+        return False
+    seen_stop = False
+    seen_def = False
+    count = 0
+    try:
+        for opcode, _arg, pos in pickletools.genops(io.BytesIO(head)):
+            count += 1
+            if opcode.name in _DEF_OPS:
+                seen_def = True
+            if opcode.name == "STOP":
+                seen_stop = True
+                end = pos + 1
+                return seen_def or (end == size and count > 2)
+            if count > 10_000:
+                return seen_def
+    except Exception:  # noqa: BLE001 - any parse error means "not a pickle head"
+        return seen_def and count > 4 and not seen_stop and len(head) >= HEAD_BYTES - 16
+    return seen_def

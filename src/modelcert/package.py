@@ -1,0 +1,132 @@
+"""A model package on disk: a safe walk of a folder (or one file) and its OMS root digest.
+
+The walk never follows symlinks: they are listed separately so the scanner can report them, and
+OpenSSF Model Signing refuses them by default too. Paths are POSIX, relative and case-sensitive,
+sorted by code point, with OMS v1.0's default ignored paths left out so that our root digest equals
+the subject digest of a model-signing signature over the same folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelcert.errors import PackageError
+from modelcert.limits import Limits
+
+# OMS v1.0 default ignore_paths (model_signing 1.1.1 `hashing.Config`): relative to the model root.
+OMS_DEFAULT_IGNORED = (".git", ".github", ".gitignore", ".gitattributes")
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    relpath: str
+    abspath: Path
+    size: int
+
+
+@dataclass(frozen=True)
+class PackageLink:
+    relpath: str
+    target: str
+    escapes: bool  # resolves outside the package root (or dangles)
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    """The regular files of a package, plus what the walk refused (links, special files)."""
+
+    root: Path
+    is_dir: bool
+    files: tuple[PackageFile, ...]
+    links: tuple[PackageLink, ...] = ()
+    special: tuple[str, ...] = ()  # fifos, devices, sockets: never opened
+    ignored: tuple[str, ...] = ()
+    _by_path: dict[str, PackageFile] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def open(
+        cls, path: Path, limits: Limits, ignore_paths: Iterable[str] = OMS_DEFAULT_IGNORED
+    ) -> ModelPackage:
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            raise PackageError(f"cannot read {path}: {exc.strerror}") from exc
+        if stat.S_ISLNK(st.st_mode):
+            raise PackageError(f"{path} is a symlink; give the real path (symlinks are never followed)")
+        if stat.S_ISREG(st.st_mode):
+            pf = PackageFile(relpath=path.name, abspath=path, size=st.st_size)
+            return cls(root=path, is_dir=False, files=(pf,), _by_path={pf.relpath: pf})
+        if not stat.S_ISDIR(st.st_mode):
+            raise PackageError(f"{path} is neither a file nor a folder")
+        return _walk(path, limits, tuple(ignore_paths))
+
+    def get(self, relpath: str) -> PackageFile | None:
+        return self._by_path.get(relpath)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def _walk(root: Path, limits: Limits, ignore: tuple[str, ...]) -> ModelPackage:
+    files: list[PackageFile] = []
+    links: list[PackageLink] = []
+    special: list[str] = []
+    ignored: list[str] = []
+    real_root = os.path.realpath(root)
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        abs_dir = root / rel_dir if rel_dir else root
+        try:
+            entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+        except OSError as exc:
+            raise PackageError(f"cannot list {abs_dir}: {exc.strerror}") from exc
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if _is_ignored(rel, ignore):
+                ignored.append(rel)
+                continue
+            if entry.is_symlink():
+                target = os.readlink(entry.path)
+                resolved = os.path.realpath(entry.path)
+                inside = resolved == real_root or resolved.startswith(real_root + os.sep)
+                links.append(PackageLink(rel, target, escapes=not (inside and os.path.exists(resolved))))
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append(rel)
+            elif entry.is_file(follow_symlinks=False):
+                files.append(PackageFile(rel, Path(entry.path), entry.stat(follow_symlinks=False).st_size))
+                if len(files) > limits.max_files:
+                    raise PackageError(f"{root} holds more than {limits.max_files} files")
+            else:
+                special.append(rel)
+    files.sort(key=lambda f: f.relpath)
+    return ModelPackage(
+        root=root,
+        is_dir=True,
+        files=tuple(files),
+        links=tuple(sorted(links, key=lambda link: link.relpath)),
+        special=tuple(sorted(special)),
+        ignored=tuple(sorted(ignored)),
+        _by_path={f.relpath: f for f in files},
+    )
+
+
+def _is_ignored(relpath: str, ignore: tuple[str, ...]) -> bool:
+    return any(relpath == p or relpath.startswith(p + "/") for p in ignore)
+
+
+def oms_root_digest(digests: Mapping[str, bytes]) -> str:
+    """SHA-256 over the raw per-file SHA-256 digests concatenated in code-point order of their paths.
+
+    This is the subject digest of an OMS v1.0 `files` serialization (model_signing 1.1.1).
+    """
+    root = hashlib.sha256()
+    for relpath in sorted(digests):
+        root.update(digests[relpath])
+    return root.hexdigest()

@@ -1,0 +1,410 @@
+"""The one orchestrator: walk → one read pass per file (digest + detection) → analyzers → ScanReport.
+
+Every reader failure becomes a finding here (fail closed): a format error makes the artifact
+unscannable, a limit hit too, and an unexpected exception is an analyzer error, never a pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from modelcert import __version__
+from modelcert.checks.base import AnalysisContext, PackageView
+from modelcert.checks.core import (
+    ExtensionMismatch,
+    InternalError,
+    LimitHit,
+    NestingLimit,
+    SpecialFile,
+    SymlinkInPackage,
+    Unparseable,
+)
+from modelcert.checks.registry import analyzers
+from modelcert.errors import FormatError, LimitExceeded
+from modelcert.findings import (
+    ArtifactReport,
+    Finding,
+    InputRoot,
+    Location,
+    ScanReport,
+    Severity,
+    Verdict,
+)
+from modelcert.formats.blob import Blob, BytesBlob, FileBlob
+from modelcert.formats.detect import HEAD_BYTES, TAIL_BYTES, detect
+from modelcert.limits import DEFAULT_LIMITS, Limits
+from modelcert.package import ModelPackage, PackageLink, oms_root_digest
+
+# Files up to this size are read into memory once and both hashed and parsed from that buffer;
+# larger ones are hashed in a streaming pass and parsed through positioned reads of what they need.
+IN_MEMORY_FILE_BYTES = 32 * 1024 * 1024
+
+SKIP_REASONS = {
+    "text": "plain text: no reader applies (documentation, licence, vocabulary)",
+    "binary": "no reader claims this content (raw data)",
+    "empty": "empty file",
+}
+
+
+class ScanObserver(Protocol):
+    """Progress callbacks; the CLI draws a bar, the library default is silent."""
+
+    def started(self, total_files: int, total_bytes: int) -> None: ...
+
+    def file_done(self, relpath: str, size: int) -> None: ...
+
+
+class _SilentObserver:
+    def started(self, total_files: int, total_bytes: int) -> None:
+        pass
+
+    def file_done(self, relpath: str, size: int) -> None:
+        pass
+
+
+PackageCheck = Callable[["PackageContext"], Iterable[Finding]]
+
+
+@dataclass
+class PackageContext:
+    """What package-level checks see after every file was analysed."""
+
+    package: ModelPackage
+    view: PackageView
+    files: list[ArtifactReport]
+    notes: dict[str, dict[str, Any]]  # relpath -> facts noted by analyzers
+    limits: Limits
+
+
+PACKAGE_CHECKS: list[PackageCheck] = []
+
+
+def register_package_check(check: PackageCheck) -> PackageCheck:
+    """Decorator for checks that look across files (template vs base, auto_map wiring, lineage)."""
+    PACKAGE_CHECKS.append(check)
+    return check
+
+
+class _PackageFiles:
+    """The PackageView analyzers get: sibling regular files by relative path, opened lazily."""
+
+    def __init__(self, package: ModelPackage) -> None:
+        self._package = package
+        self._links = {link.relpath for link in package.links}
+
+    def relpaths(self) -> list[str]:
+        return [f.relpath for f in self._package.files]
+
+    def open_file(self, relpath: str) -> Blob | None:
+        pf = self._package.get(relpath)
+        if pf is None:
+            return None
+        try:
+            return FileBlob(pf.abspath, pf.relpath)
+        except OSError:
+            return None
+
+    def is_symlink(self, relpath: str) -> bool:
+        return relpath in self._links
+
+
+@dataclass
+class _Artifact:
+    """Mutable builder for one ArtifactReport while its analyzer runs."""
+
+    path: str
+    format: str
+    size: int
+    sha256: str | None
+    findings: list[Finding] = field(default_factory=list)
+    members: list[ArtifactReport] = field(default_factory=list)
+    skipped_reason: str | None = None
+
+    def freeze(self) -> ArtifactReport:
+        return ArtifactReport(
+            path=self.path,
+            format=self.format,
+            size=self.size,
+            sha256=self.sha256,
+            findings=tuple(self.findings),
+            members=tuple(self.members),
+            skipped_reason=self.skipped_reason,
+        )
+
+
+class _Context:
+    """AnalysisContext for one artifact; children get their own."""
+
+    def __init__(
+        self,
+        engine: _Engine,
+        artifact: _Artifact,
+        location: Location,
+        depth: int,
+        notes: dict[str, Any],
+    ) -> None:
+        self._engine = engine
+        self._artifact = artifact
+        self._location = location
+        self._depth = depth
+        self._notes = notes
+        self._unpacked = 0
+
+    @property
+    def limits(self) -> Limits:
+        return self._engine.limits
+
+    @property
+    def location(self) -> Location:
+        return self._location
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    @property
+    def package(self) -> PackageView | None:
+        return self._engine.view
+
+    @property
+    def relpath(self) -> str:
+        return self._artifact.path
+
+    def add(self, finding: Finding) -> None:
+        self._artifact.findings.append(finding)
+
+    def set_format(self, fmt: str) -> None:
+        self._artifact.format = fmt
+
+    def note(self, key: str, value: Any) -> None:
+        self._notes.setdefault(key, []).append(value)
+
+    def scan_member(self, name: str, blob: Blob, *, format_hint: str | None = None) -> None:
+        location = self._location.inner(name)
+        if self._depth + 1 > self.limits.max_nesting:
+            child = _Artifact(path=name, format="unknown", size=blob.size, sha256=None)
+            child.findings.append(
+                NestingLimit.finding(
+                    f"not opened: {self._depth + 1} containers deep (limit {self.limits.max_nesting})",
+                    location,
+                )
+            )
+            self._artifact.members.append(child.freeze())
+            return
+        digest = _digest_blob(blob) if blob.size <= self.limits.in_memory_member_bytes else None
+        report = self._engine.analyse(blob, name, location, self._depth + 1, digest, self._notes, format_hint)
+        self._artifact.members.append(report)
+
+
+def _digest_blob(blob: Blob) -> str:
+    h = hashlib.sha256()
+    if isinstance(blob, BytesBlob):
+        h.update(blob.data)
+    else:
+        step = 4 * 1024 * 1024
+        for offset in range(0, blob.size, step):
+            h.update(blob.read_at(offset, step))
+    return h.hexdigest()
+
+
+class _Engine:
+    def __init__(self, limits: Limits, view: PackageView | None) -> None:
+        self.limits = limits
+        self.view = view
+        self._table = analyzers()
+
+    def analyse(
+        self,
+        blob: Blob,
+        name: str,
+        location: Location,
+        depth: int,
+        digest: str | None,
+        notes: dict[str, Any],
+        format_hint: str | None = None,
+    ) -> ArtifactReport:
+        head = blob.head(HEAD_BYTES)
+        tail = blob.tail(TAIL_BYTES) if blob.size > HEAD_BYTES else head
+        detection = detect(head, tail, blob.size, name)
+        # A container that knows a member's role (TorchScript code, a Keras config) names its format;
+        # detection still runs so that content contradicting the role is reported.
+        fmt = format_hint or detection.format
+        artifact = _Artifact(path=name, format=fmt, size=blob.size, sha256=digest)
+        if detection.mismatch:
+            artifact.findings.append(
+                ExtensionMismatch.finding(
+                    f"content is {fmt} but the name suggests {detection.hint}",
+                    location,
+                    details={"content": fmt, "name_suggests": detection.hint},
+                )
+            )
+        analyzer = self._table.get(fmt)
+        if analyzer is None:
+            artifact.skipped_reason = SKIP_REASONS.get(fmt, f"no reader for format {fmt!r} yet")
+            return artifact.freeze()
+        ctx = _Context(self, artifact, location, depth, notes)
+        _run_analyzer(analyzer, blob, ctx, artifact, location)
+        return artifact.freeze()
+
+
+def _run_analyzer(
+    analyzer: Callable[[Blob, AnalysisContext], None],
+    blob: Blob,
+    ctx: _Context,
+    artifact: _Artifact,
+    location: Location,
+) -> None:
+    try:
+        analyzer(blob, ctx)
+    except LimitExceeded as exc:
+        artifact.findings.append(LimitHit.finding(str(exc), location.at(offset=exc.offset)))
+    except FormatError as exc:
+        artifact.findings.append(
+            Unparseable.finding(f"{artifact.format}: {exc}", location.at(offset=exc.offset))
+        )
+    except RecursionError:
+        artifact.findings.append(LimitHit.finding("structure nested beyond the recursion limit", location))
+    except MemoryError:
+        artifact.findings.append(LimitHit.finding("ran out of memory while reading", location))
+    except Exception as exc:  # noqa: BLE001 - fail closed on analyzer bugs, never crash the scan
+        artifact.findings.append(
+            InternalError.finding(
+                f"{artifact.format} analyzer failed: {type(exc).__name__}: {str(exc)[:200]}", location
+            )
+        )
+
+
+def _read_file(path: Path, relpath: str, size: int, chunk: int) -> tuple[Blob, bytes]:
+    """One read pass: the SHA-256 digest, and a blob the analyzers read from.
+
+    Small files stay in memory (hashed and parsed from one buffer). Large ones are hashed in a
+    streaming pass; analyzers then read only the structure they need (headers, pickles, directories)
+    with positioned reads, which the page cache serves without touching the disk again.
+    """
+    h = hashlib.sha256()
+    if size <= IN_MEMORY_FILE_BYTES:
+        with open(path, "rb", buffering=0) as fh:
+            data = fh.read()
+        h.update(data)
+        return BytesBlob(data, relpath), h.digest()
+    blob = FileBlob(path, relpath)
+    buffer = bytearray(chunk)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while True:
+            n = fh.readinto(buffer)
+            if not n:
+                break
+            h.update(view[:n])
+    return blob, h.digest()
+
+
+def scan_paths(
+    paths: Sequence[Path],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    observer: ScanObserver | None = None,
+    workers: int = 2,
+) -> ScanReport:
+    """Scan each path (folder or file) and return one report; never executes what it reads."""
+    started = time.perf_counter()
+    observer = observer or _SilentObserver()
+    packages = [ModelPackage.open(Path(p), limits) for p in paths]
+    observer.started(sum(len(p.files) for p in packages), sum(p.total_bytes for p in packages))
+    inputs: list[InputRoot] = []
+    files: list[ArtifactReport] = []
+    package_findings: list[Finding] = []
+    lock = threading.Lock()
+    for package in packages:
+        view = _PackageFiles(package) if package.is_dir else None
+        engine = _Engine(limits, view)
+        notes: dict[str, dict[str, Any]] = {}
+        digests: dict[str, bytes] = {}
+
+        def scan_one(pf: Any, engine: _Engine = engine, notes: dict[str, Any] = notes,
+                     digests: dict[str, bytes] = digests) -> ArtifactReport:
+            location = Location(path=pf.relpath)
+            file_notes: dict[str, Any] = {}
+            try:
+                blob, digest = _read_file(pf.abspath, pf.relpath, pf.size, limits.read_chunk_bytes)
+            except OSError as exc:
+                report = ArtifactReport(
+                    path=pf.relpath, format="unknown", size=pf.size,
+                    findings=(Unparseable.finding(f"cannot read: {exc.strerror}", location),),
+                )
+                observer.file_done(pf.relpath, pf.size)
+                return report
+            try:
+                report = engine.analyse(blob, pf.relpath, location, 0, digest.hex(), file_notes)
+            finally:
+                blob.close()
+            with lock:
+                digests[pf.relpath] = digest
+                if file_notes:
+                    notes[pf.relpath] = file_notes
+            observer.file_done(pf.relpath, pf.size)
+            return report
+
+        if workers > 1 and len(package.files) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                reports = list(pool.map(scan_one, package.files))
+        else:
+            reports = [scan_one(pf) for pf in package.files]
+        reports.extend(_link_reports(package.links))
+        reports.extend(
+            ArtifactReport(
+                path=rel, format="special", size=0,
+                findings=(SpecialFile.finding("special file: not opened", Location(path=rel)),),
+            )
+            for rel in package.special
+        )
+        reports.sort(key=lambda r: r.path)
+        if view is not None:
+            pctx = PackageContext(package, view, reports, notes, limits)
+            for check in PACKAGE_CHECKS:
+                package_findings.extend(check(pctx))
+        inputs.append(
+            InputRoot(
+                path=str(package.root),
+                root_digest=oms_root_digest(digests),
+                file_count=len(package.files),
+                total_bytes=package.total_bytes,
+            )
+        )
+        files.extend(reports)
+    return ScanReport(
+        tool="modelcert",
+        version=__version__,
+        inputs=tuple(inputs),
+        files=tuple(files),
+        package_findings=tuple(package_findings),
+        duration_seconds=time.perf_counter() - started,
+    )
+
+
+def scan_blob(blob: Blob, name: str, limits: Limits = DEFAULT_LIMITS) -> ArtifactReport:
+    """Analyse bytes that are not on disk (tests, a registry upload) as one artifact."""
+    engine = _Engine(limits, None)
+    return engine.analyse(blob, name, Location(path=name), 0, _digest_blob(blob), {})
+
+
+def _link_reports(links: Sequence[PackageLink]) -> list[ArtifactReport]:
+    out = []
+    for link in links:
+        finding = SymlinkInPackage.finding(
+            f"symlink to {link.target!r}"
+            + (" leaves the package or dangles" if link.escapes else " (inside the package)"),
+            Location(path=link.relpath),
+            severity=Severity.HIGH if link.escapes else None,
+            verdict=Verdict.UNSAFE if link.escapes else None,
+            details={"target": link.target},
+        )
+        out.append(ArtifactReport(path=link.relpath, format="symlink", size=0, findings=(finding,)))
+    return out
