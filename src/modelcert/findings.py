@@ -248,9 +248,10 @@ class ScanReport:
 
     @property
     def verdict(self) -> Verdict:
-        return Verdict.worst(
-            [*(f.verdict for f in self.files), *(f.verdict for f in self.package_findings)]
-        )
+        verdicts = [*(f.verdict for f in self.files), *(f.verdict for f in self.package_findings)]
+        if verdicts and all(v is Verdict.SKIPPED for v in verdicts):
+            return Verdict.SKIPPED
+        return Verdict.worst(v for v in verdicts if v is not Verdict.SKIPPED)
 
     def all_findings(self) -> Iterable[Finding]:
         yield from self.package_findings

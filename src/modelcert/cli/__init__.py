@@ -1,0 +1,1 @@
+"""Command-line adapters: one module per subcommand. Only this package prints or exits."""

@@ -1,0 +1,69 @@
+"""Format detection is by content; the name is a hint and a mismatch signal."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from modelcert.formats.detect import detect, sniff
+
+PICKLE_V0 = b"cos\nsystem\n(S'echo modelcert-test'\ntR."
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.", "pickle"),
+        (b"\x80\x02}q\x00.", "pickle"),
+        (PICKLE_V0, "pickle"),
+        (b"(lp0\nI1\naI2\na.", "pickle"),
+        (b"\x93NUMPY\x01\x00v\x00{'descr'", "numpy"),
+        (b"PK\x03\x04" + b"\x00" * 30, "zip"),
+        (b"GGUF\x03\x00\x00\x00", "gguf"),
+        (b"\x1f\x8b\x08\x00", "gzip"),
+        (b"BZh91AY", "bzip2"),
+        (b"\xfd7zXZ\x00\x00", "xz"),
+        (b"\x28\xb5\x2f\xfd\x00", "zstd"),
+        (b"7z\xbc\xaf\x27\x1c\x00\x04", "7z"),
+        (b"\x89HDF\r\n\x1a\n\x00", "hdf5"),
+        (b'{"a": 1}', "json"),
+    ],
+)
+def test_sniff_by_content(head: bytes, expected: str) -> None:
+    assert sniff(head, head, len(head)) == expected
+
+
+def test_safetensors_sniff_needs_a_consistent_header_length() -> None:
+    header = b'{"__metadata__":{}}'
+    data = struct.pack("<Q", len(header)) + header
+    assert sniff(data, data, len(data)) == "safetensors"
+    lying = struct.pack("<Q", 10_000) + header
+    assert sniff(lying, lying, len(lying)) != "safetensors"
+
+
+def test_plain_text_is_not_mistaken_for_a_protocol_0_pickle() -> None:
+    for text in [b"cat\ndog\n", b"# Model card\n\nThis is a model.\n", b"(1, 2)\n", b"Apache License\n"]:
+        assert sniff(text, text, len(text)) != "pickle", text
+
+
+def test_pickle_renamed_safetensors_is_a_pickle_and_a_mismatch() -> None:
+    data = b"\x80\x04K\x01."
+    found = detect(data, data, len(data), "model.safetensors")
+    assert found.format == "pickle" and found.mismatch
+
+
+def test_plain_pickle_named_bin_is_a_pickle_without_mismatch_cve_2025_10155() -> None:
+    found = detect(PICKLE_V0, PICKLE_V0, len(PICKLE_V0), "pytorch_model.bin")
+    assert found.format == "pickle" and not found.mismatch
+
+
+def test_unrecognised_binary_under_a_loader_extension_is_read_as_pickle() -> None:
+    junk = b"\xff\xfe\x00garbage"
+    assert detect(junk, junk, len(junk), "model.pt").format == "pickle"
+    assert detect(junk, junk, len(junk), "blob.raw").format == "binary"
+
+
+def test_zip_found_by_end_record_even_with_prefix_data() -> None:
+    tail = b"junk" + b"PK\x05\x06" + b"\x00" * 18
+    assert sniff(b"MZ\x90\x00polyglot", tail, 1000) == "zip"
