@@ -130,3 +130,29 @@ def oms_root_digest(digests: Mapping[str, bytes]) -> str:
     for relpath in sorted(digests):
         root.update(digests[relpath])
     return root.hexdigest()
+
+
+def file_sha256(path: Path, chunk: int = 1024 * 1024) -> bytes:
+    """Streaming SHA-256 of one file with a reused buffer (no per-chunk allocation)."""
+    h = hashlib.sha256()
+    buffer = bytearray(chunk)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            h.update(view[:n])
+    return h.digest()
+
+
+def hash_package(package: ModelPackage, workers: int = 2) -> dict[str, bytes]:
+    """Raw SHA-256 digest of every regular file, files hashed in parallel (hashlib releases the GIL).
+
+    This is the fast path `verify` uses: no format analysis, one read of each byte.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = sorted(package.files, key=lambda f: -f.size)  # big first: better load balance
+    if workers <= 1 or len(files) <= 1:
+        return {f.relpath: file_sha256(f.abspath) for f in files}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        digests = pool.map(lambda f: file_sha256(f.abspath), files)
+        return {f.relpath: d for f, d in zip(files, digests, strict=True)}

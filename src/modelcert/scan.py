@@ -26,7 +26,7 @@ from modelcert.checks.core import (
     SymlinkInPackage,
     Unparseable,
 )
-from modelcert.checks.registry import analyzers
+from modelcert.checks.registry import analyzer_for
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.findings import (
     ArtifactReport,
@@ -218,7 +218,6 @@ class _Engine:
     def __init__(self, limits: Limits, view: PackageView | None) -> None:
         self.limits = limits
         self.view = view
-        self._table = analyzers()
 
     def analyse(
         self,
@@ -245,7 +244,7 @@ class _Engine:
                     details={"content": fmt, "name_suggests": detection.hint},
                 )
             )
-        analyzer = self._table.get(fmt)
+        analyzer = analyzer_for(fmt)
         if analyzer is None:
             artifact.skipped_reason = SKIP_REASONS.get(fmt, f"no reader for format {fmt!r} yet")
             return artifact.freeze()
