@@ -35,6 +35,7 @@ class Limits:
     # Walk
     max_files: int = 1_000_000
     read_chunk_bytes: int = 1 * MiB
+    max_graph_depth: int = 64  # ONNX subgraphs, TF function calls, protobuf message nesting
 
 
 DEFAULT_LIMITS = Limits()

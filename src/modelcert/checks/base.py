@@ -11,7 +11,6 @@ scanner through `ctx.scan_member`, which detects and analyses it in turn.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -47,6 +46,8 @@ class Check:
 
     @classmethod
     def doc(cls) -> str:
+        import inspect  # only docs need it; keeps CLI start-up lean
+
         return inspect.cleandoc(cls.__doc__ or "")
 
     @classmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import BinaryIO
@@ -141,6 +140,8 @@ class SpooledBlob(Blob):
 
     def write(self, data: bytes) -> None:
         if self._buffer is not None and self._buffer.tell() + len(data) > self._limit:
+            import tempfile  # rarely needed: keep it off the start-up path
+
             self._file = tempfile.TemporaryFile(prefix="modelcert-")  # noqa: SIM115 - closed in close()
             self._file.write(self._buffer.getvalue())
             self._buffer = None
