@@ -36,6 +36,7 @@ class Limits:
     max_files: int = 1_000_000
     read_chunk_bytes: int = 1 * MiB
     max_graph_depth: int = 64  # ONNX subgraphs, TF function calls, protobuf message nesting
+    compression_ratio_min_bytes: int = 128 * MiB  # outputs below this never count as bombs by ratio
 
 
 DEFAULT_LIMITS = Limits()

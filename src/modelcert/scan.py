@@ -49,6 +49,8 @@ SKIP_REASONS = {
     "text": "plain text: no reader applies (documentation, licence, vocabulary)",
     "binary": "no reader claims this content (raw data)",
     "empty": "empty file",
+    "image": "image (PNG/JPEG/GIF/WebP): model-card picture, holds no code or weights",
+    "tensor-data": "raw tensor bytes (ONNX external data): no structure of its own; checked via its graph",
 }
 
 

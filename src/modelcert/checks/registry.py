@@ -24,6 +24,7 @@ MODULES = (
     "modelcert.checks.keras",
     "modelcert.checks.savedmodel",
     "modelcert.checks.remote_code",
+    "modelcert.checks.known_bad",
 )
 
 # Which module analyses which format, so only that module is imported. A test checks that this map

@@ -16,6 +16,9 @@ from modelcert import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("modelcert.cli.scan", "scan model files, folders and archives for code, exploits and tampering"),
     "checks": ("modelcert.cli.checks", "list every check with its ID, severity and title"),
+    "keys": ("modelcert.cli.keys", "generate certifier keys; assemble a TRUST.json"),
+    "certify": ("modelcert.cli.certify", "scan, apply a policy and sign a certificate (or co-sign one)"),
+    "verify": ("modelcert.cli.verify", "verify certificates offline: integrity, signatures, validity, quorum"),
 }
 
 EXIT_OK = 0

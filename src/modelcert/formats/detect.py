@@ -127,6 +127,10 @@ def sniff(head: bytes, tail: bytes, size: int) -> str | None:
     for offset in (0, 512, 1024, 2048):
         if head[offset : offset + 8] == b"\x89HDF\r\n\x1a\n":
             return "hdf5"
+    if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")) or (
+        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    ):
+        return "image"
     if _looks_like_safetensors(head, size):
         return "safetensors"
     if _looks_like_pickle_v0(head, size):
@@ -143,8 +147,10 @@ def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
     if found is None:
         if hint in {"onnx", "tf-savedmodel", "protobuf"}:
             found = hint if hint != "protobuf" else "protobuf"
-        elif hint in {"python", "jinja"} and _is_text(head):
-            found = hint
+        elif hint == "python" or (hint == "jinja" and _is_text(head)):
+            found = hint  # a .py that is not UTF-8 still imports (coding cookie): parse it, fail closed
+        elif name.lower().endswith((".onnx.data", ".onnx_data")):
+            found = "tensor-data"  # ONNX external data: raw tensor bytes, checked through the graph
         elif extension_of(name) in PICKLE_LOADER_EXTENSIONS and not _is_text(head):
             # torch.load / pickle.load would read it: analyse as pickle and fail closed if it is not one.
             found = "pickle"
@@ -152,8 +158,8 @@ def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
             found = "text"
         else:
             found = "binary"
-    elif found == "json" and hint == "jinja":
-        found = "json"
+    elif found == "json" and hint == "jinja" and not _is_complete_json(head, size):
+        found = "jinja"  # templates start with "{%" / "{{", which the lenient JSON sniff accepts
     mismatch = False
     if hint is not None and hint in COMPATIBLE and found not in {"empty", "binary", "text"}:
         mismatch = found not in COMPATIBLE[hint]
@@ -168,7 +174,8 @@ def _looks_like_safetensors(head: bytes, size: int) -> bool:
     length = int.from_bytes(head[:8], "little")
     if length < 2 or length + 8 > size:
         return False
-    return head[8:9] == b"{"
+    # The loader's JSON parser skips leading whitespace, so a padded header still loads.
+    return head[8 : 8 + min(length, 4096)].lstrip(b" \t\r\n")[:1] == b"{"
 
 
 def _looks_like_json(head: bytes) -> bool:
@@ -182,6 +189,18 @@ def _looks_like_json(head: bytes) -> bool:
     except json.JSONDecodeError as exc:
         # A truncated head of a large JSON file fails at its end, not its start.
         return exc.pos >= len(head) - 64 or len(head) >= HEAD_BYTES - 8
+    return True
+
+
+def _is_complete_json(head: bytes, size: int) -> bool:
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{%", b"{{", b"{#")):
+        return False  # Jinja2 tags; never valid JSON
+    if len(head) < size:
+        return True
+    try:
+        json.loads(head.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
     return True
 
 

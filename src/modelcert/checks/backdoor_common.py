@@ -1,0 +1,180 @@
+"""What the backdoor-evidence checks share: the package inputs they read, sibling-file helpers, notes.
+
+Backdoor checks are package-level: they compare files with each other (template vs base template,
+config vs tensor shapes) and with a declared base package. They receive a `PackageInputs`, which the
+scanner's `PackageContext` satisfies structurally (this module sits below `modelcert.scan` in the
+import layers, so it names the shape, not the class). A base package given with `--base` is opened
+as a `LocalPackage`, which satisfies the same protocol.
+
+ID ranges of the family (MC5xx): MC500–519 chat templates, MC520–539 tokenizers, MC540–559 configs
+and generation configs, MC560–569 graphs, MC570–589 lineage and adapters, MC590–599 behavioural scan
+and evidence level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from modelcert.checks.base import PackageView
+from modelcert.errors import FormatError, ModelcertError
+from modelcert.findings import ArtifactReport, Finding
+from modelcert.formats.blob import Blob, FileBlob
+from modelcert.formats.json_doc import JsonDocument, load_json
+from modelcert.limits import Limits
+from modelcert.package import ModelPackage
+
+
+class PackageInputs(Protocol):
+    """The package a backdoor check reads: its files, the facts analyzers noted, the limits."""
+
+    @property
+    def view(self) -> PackageView: ...
+
+    @property
+    def files(self) -> Sequence[ArtifactReport]: ...
+
+    @property
+    def notes(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+
+PackageCheckFn = Callable[[PackageInputs], Iterable[Finding]]
+
+
+class _FolderView:
+    """A PackageView over a walked folder: regular files only, opened lazily, never followed links."""
+
+    def __init__(self, package: ModelPackage) -> None:
+        self._package = package
+        self._links = {link.relpath for link in package.links}
+
+    def relpaths(self) -> list[str]:
+        return [f.relpath for f in self._package.files]
+
+    def open_file(self, relpath: str) -> Blob | None:
+        pf = self._package.get(relpath)
+        if pf is None:
+            return None
+        try:
+            return FileBlob(pf.abspath, pf.relpath)
+        except OSError:
+            return None
+
+    def is_symlink(self, relpath: str) -> bool:
+        return relpath in self._links
+
+
+@dataclass
+class LocalPackage:
+    """A package opened outside a scan (the declared base): satisfies PackageInputs, has no notes."""
+
+    root: Path
+    view: PackageView
+    limits: Limits
+    files: Sequence[ArtifactReport] = ()
+    notes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, root: Path, limits: Limits) -> LocalPackage:
+        package = ModelPackage.open(root, limits)
+        if not package.is_dir:
+            raise ModelcertError(f"the base {root} must be a model folder")
+        return cls(root=root, view=_FolderView(package), limits=limits)
+
+
+def files_named(view: PackageView, *names: str) -> list[str]:
+    """Relative paths whose base name is one of `names`, shallowest first (the root copy first)."""
+    wanted = set(names)
+    found = [p for p in view.relpaths() if PurePosixPath(p).name in wanted]
+    return sorted(found, key=lambda p: (p.count("/"), p))
+
+
+def first_file(view: PackageView, *names: str) -> str | None:
+    found = files_named(view, *names)
+    return found[0] if found else None
+
+
+def sibling(relpath: str, name: str) -> str:
+    """The path of `name` in the same folder as `relpath`."""
+    parent = PurePosixPath(relpath).parent
+    return name if str(parent) in ("", ".") else f"{parent}/{name}"
+
+
+def read_json(view: PackageView, relpath: str, limits: Limits) -> JsonDocument | None:
+    """A sibling JSON file, or None when absent or unparseable (its own analyzer reports that)."""
+    blob = view.open_file(relpath)
+    if blob is None:
+        return None
+    try:
+        return load_json(blob, limits)
+    except FormatError:
+        return None
+    finally:
+        blob.close()
+
+
+def read_text(view: PackageView, relpath: str, limits: Limits) -> str | None:
+    blob = view.open_file(relpath)
+    if blob is None:
+        return None
+    try:
+        if blob.size > limits.max_text_bytes:
+            return None
+        return blob.read_all(limits.max_text_bytes).decode("utf-8", errors="replace")
+    finally:
+        blob.close()
+
+
+def noted_mappings(inputs: PackageInputs) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every noted mapping that holds GGUF-style keys (`tokenizer.*`, `general.*`), with its file.
+
+    Analyzers note facts with `ctx.note(key, value)`; the GGUF reader notes its key/value metadata.
+    Any mapping whose keys look like GGUF metadata is accepted, whatever note key it was filed under.
+    """
+    for relpath, facts in inputs.notes.items():
+        for key, values in facts.items():
+            items = values if isinstance(values, list) else [values]
+            for value in items:
+                if isinstance(value, Mapping) and any(
+                    isinstance(k, str) and k.startswith(("tokenizer.", "general.")) for k in value
+                ):
+                    yield relpath, value
+                elif isinstance(key, str) and key.startswith("tokenizer.") and not isinstance(value, Mapping):
+                    yield relpath, {key: value}
+
+
+def gguf_metadata(inputs: PackageInputs) -> dict[str, dict[str, Any]]:
+    """GGUF metadata per file, merged from everything noted for it."""
+    merged: dict[str, dict[str, Any]] = {}
+    for relpath, mapping in noted_mappings(inputs):
+        merged.setdefault(relpath, {}).update(mapping)
+    return merged
+
+
+def short(text: str, limit: int = 160) -> str:
+    """A one-line excerpt for messages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+_MARKER_EDGES = (("<", ">"), ("[", "]"), ("{", "}"), ("«", "»"))
+_SPACE_MARKS = " \t\n\u2581\u0120\u010a"  # space, ▁ (SentencePiece), Ġ / Ċ (byte-level space / newline)
+
+
+def is_marker(text: str) -> bool:
+    """True for control-token spellings: <s>, </s>, [CLS], <|im_start|>, <｜User｜>, <extra_id_0>."""
+    core = text.strip(_SPACE_MARKS)
+    if len(core) < 3:
+        return False
+    return any(core.startswith(a) and core.endswith(b) for a, b in _MARKER_EDGES)
+
+
+def is_wordlike(text: str) -> bool:
+    """True for an ordinary word piece (letters, at least two), as opposed to markup or punctuation."""
+    core = text.strip(_SPACE_MARKS)
+    return len(core) >= 2 and not is_marker(core) and sum(ch.isalpha() for ch in core) >= max(2, len(core) // 2)

@@ -1,0 +1,249 @@
+"""What dynamic values really reach, and what payload bytes a nested loader is handed.
+
+`reach` follows the resolver gadgets statically: `getattr(x, 'system')`, `attrgetter('a.b')(x)`,
+`itemgetter(k)(x)`, `importlib.import_module('os')`, `pkgutil.resolve_name('os:system')`,
+`pydoc.locate(...)`, `vars(x)[k]`, `sys.modules[k]`, `functools.partial(f)`. `payload` evaluates
+the pure decoders attackers wrap nested pickles in (base64, hex, zlib, `_codecs.encode`,
+`io.BytesIO`). Both are bounded and never run anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bz2
+import lzma
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from modelcert.checks.callables import normalise
+from modelcert.formats.blob import Blob, BytesBlob
+from modelcert.formats.pickle_ops import BigBytes, Py2String
+from modelcert.formats.pickle_values import Call, Global, Lit, Seq, Value, bytes_of, text_of
+
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A dotted path a value stands for; `namespace` when its items are that path's attributes."""
+
+    path: str
+    namespace: bool = False
+
+
+def global_path(value: Global) -> str:
+    module, name = normalise(value.module, value.name)
+    return f"{module}.{name}"
+
+
+def _args(call: Call) -> list[Value]:
+    return list(call.args.items) if isinstance(call.args, Seq) else []
+
+
+def _arg_text(call: Call, index: int) -> str | None:
+    args = _args(call)
+    return text_of(args[index]) if len(args) > index else None
+
+
+_GETATTR = frozenset({"builtins.getattr", "operator.attrgetter", "_operator.attrgetter"})
+_ITEMGETTER = frozenset({"operator.itemgetter", "_operator.itemgetter"})
+_GETITEM = frozenset({"operator.getitem", "_operator.getitem", "builtins.dict.get", "builtins.dict.__getitem__"})
+_METHODCALLER = frozenset({"operator.methodcaller", "_operator.methodcaller"})
+_IMPORTERS = frozenset(
+    {
+        "importlib.import_module", "builtins.__import__", "importlib.__import__", "_imp.init_frozen",
+        "importlib._bootstrap._gcd_import", "cloudpickle.cloudpickle.subimport", "cloudpickle.subimport",
+        "dill._dill._import_module", "imp.load_module", "importlib.util.find_spec",
+    }
+)  # fmt: skip
+_NAMESPACES = frozenset({"builtins.vars", "builtins.globals", "builtins.locals"})
+_PARTIALS = frozenset({"functools.partial", "_functools.partial", "types.MethodType"})
+
+
+def reach(value: Value, depth: int = 0) -> Reach | None:
+    """The dotted path `value` stands for at load time, when it can be known statically."""
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(value, Global):
+        path = global_path(value)
+        if path.endswith((".__builtins__", ".__builtin__")):
+            return Reach("builtins", namespace=True)
+        if path.endswith(".__dict__"):
+            return Reach(path[: -len(".__dict__")], namespace=True)
+        return Reach(path)
+    if not isinstance(value, Call):
+        return None
+    func = value.func
+    inner = func if isinstance(func, Call) else None
+    if inner is not None:
+        maker = reach(inner.func, depth + 1)
+        if maker is not None and maker.path in _GETATTR - {"builtins.getattr"}:
+            base = _first_reach(value, depth)
+            name = _arg_text(inner, 0)
+            return _attr(base, name) if base and name else None
+        if maker is not None and maker.path in _ITEMGETTER:
+            base = _first_reach(value, depth)
+            key = _arg_text(inner, 0)
+            return _item(base, key) if base and key else None
+    target = reach(func, depth + 1)
+    if target is None:
+        return None
+    path = target.path
+    if path == "builtins.getattr":
+        base = _first_reach(value, depth)
+        name = _arg_text(value, 1)
+        return _attr(base, name) if base and name else None
+    if path in _GETITEM:
+        base = _first_reach(value, depth)
+        key = _arg_text(value, 1)
+        return _item(base, key) if base and key else None
+    if path in _IMPORTERS:
+        name = _arg_text(value, 0)
+        return Reach(name) if name else None
+    if path in {"pkgutil.resolve_name", "pydoc.locate", "torch._utils._import_dotted_name"}:
+        name = _arg_text(value, 0)
+        return Reach(name.replace(":", ".")) if name else None
+    if path in {"numpy.core._ufunc_reconstruct", "numpy._core._ufunc_reconstruct"}:
+        module, name = _arg_text(value, 0), _arg_text(value, 1)
+        return Reach(f"{module}.{name}") if module and name else None
+    if path in _NAMESPACES:
+        base = _first_reach(value, depth)
+        return Reach(base.path, namespace=True) if base else None
+    if path in _PARTIALS:
+        return _first_reach(value, depth)
+    return None
+
+
+def invoked(call: Call, depth: int = 0) -> tuple[Reach | None, str]:
+    """What a call with a *computed* callee invokes, and how it got there (for messages)."""
+    func = call.func
+    if isinstance(func, Call):
+        maker = reach(func.func, depth + 1)
+        if maker is not None and maker.path in _METHODCALLER:
+            base = _first_reach(call, depth)
+            name = _arg_text(func, 0)
+            return (_attr(base, name) if base and name else None), f"operator.methodcaller({name!r})"
+        target = reach(func, depth + 1)
+        via = maker.path if maker is not None else "a value computed at load time"
+        return target, via
+    return reach(func, depth + 1), "direct"
+
+
+def _first_reach(call: Call, depth: int) -> Reach | None:
+    args = _args(call)
+    return reach(args[0], depth + 1) if args else None
+
+
+def _attr(base: Reach, name: str) -> Reach:
+    return Reach(f"{base.path}.{name}")
+
+
+def _item(base: Reach, key: str) -> Reach:
+    if base.path == "sys.modules":
+        return Reach(key)
+    return Reach(f"{base.path}.{key}")
+
+
+# --- payload bytes of nested loaders ------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.b64decode(data, validate=False)
+
+
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "base64.b64decode": _b64,
+    "base64.standard_b64decode": _b64,
+    "base64.decodebytes": _b64,
+    "base64.decodestring": _b64,
+    "binascii.a2b_base64": _b64,
+    "base64.urlsafe_b64decode": base64.urlsafe_b64decode,
+    "base64.b32decode": base64.b32decode,
+    "base64.b16decode": lambda d: base64.b16decode(d, casefold=True),
+    "base64.a85decode": base64.a85decode,
+    "base64.b85decode": base64.b85decode,
+    "binascii.unhexlify": binascii.unhexlify,
+    "binascii.a2b_hex": binascii.a2b_hex,
+    "builtins.bytes.fromhex": lambda d: bytes.fromhex(d.decode("ascii")),
+}
+_DECOMPRESSORS = frozenset({"zlib.decompress", "gzip.decompress", "bz2.decompress", "lzma.decompress"})
+_WRAPPERS = frozenset({"io.BytesIO", "_io.BytesIO", "builtins.bytes", "builtins.bytearray", "builtins.memoryview"})
+_CODEC_ENCODE = frozenset({"_codecs.encode", "codecs.encode"})
+_CODEC_DECODE = frozenset({"_codecs.decode", "codecs.decode"})
+
+
+class PayloadError(Exception):
+    """A payload was recognised but cannot be decoded within limits."""
+
+
+def payload(value: Value, source: Blob, limit: int, depth: int = 0) -> Blob | None:
+    """The bytes `value` holds at load time, when they are a literal or a pure decoding of one."""
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(value, Lit):
+        raw = value.value
+        if isinstance(raw, BigBytes):
+            return source.window(raw.offset, raw.length, "payload")
+        if isinstance(raw, (bytes, Py2String)):
+            data = bytes_of(value)
+            return BytesBlob(data, "payload") if data is not None else None
+        if isinstance(raw, str):
+            return BytesBlob(raw.encode("latin-1", "replace"), "payload")
+        return None
+    if not isinstance(value, Call) or not isinstance(value.func, Global):
+        return None
+    path = global_path(value.func)
+    args = _args(value)
+    if not args:
+        return None
+    if path in _CODEC_ENCODE or path in _CODEC_DECODE:
+        return _codec(path, args, source, limit, depth)
+    inner = payload(args[0], source, limit, depth + 1)
+    if inner is None or path in _WRAPPERS:
+        return inner
+    data = inner.read_all(limit)
+    try:
+        if path in _DECODERS:
+            return BytesBlob(_DECODERS[path](data)[:limit], "payload")
+        if path in _DECOMPRESSORS:
+            return BytesBlob(_decompress(path, data, limit), "payload")
+    except (ValueError, binascii.Error, zlib.error, lzma.LZMAError, OSError, EOFError) as exc:
+        raise PayloadError(f"{path} of a literal fails: {exc}") from None
+    return None
+
+
+def _codec(path: str, args: list[Value], source: Blob, limit: int, depth: int) -> Blob | None:
+    text = text_of(args[0])
+    encoding = (text_of(args[1]) if len(args) > 1 else "utf-8") or ""
+    encoding = encoding.lower().replace("_", "-")
+    if path in _CODEC_ENCODE and text is not None and encoding in {"latin1", "latin-1", "iso-8859-1"}:
+        return BytesBlob(text.encode("latin-1", "replace"), "payload")
+    inner = payload(args[0], source, limit, depth + 1)
+    if inner is None:
+        return None
+    data = inner.read_all(limit)
+    try:
+        if encoding in {"base64", "base64-codec"}:
+            return BytesBlob(_b64(data), "payload")
+        if encoding in {"hex", "hex-codec"}:
+            return BytesBlob(binascii.unhexlify(data), "payload")
+        if encoding in {"zlib", "zlib-codec", "zip"}:
+            return BytesBlob(_decompress("zlib.decompress", data, limit), "payload")
+        if encoding in {"bz2", "bz2-codec"}:
+            return BytesBlob(_decompress("bz2.decompress", data, limit), "payload")
+    except (ValueError, binascii.Error, zlib.error, OSError, EOFError) as exc:
+        raise PayloadError(f"{encoding} decoding of a literal fails: {exc}") from None
+    return None
+
+
+def _decompress(path: str, data: bytes, limit: int) -> bytes:
+    """Decompress with an output ceiling (a decompression bomb stops at `limit`)."""
+    if path in {"zlib.decompress", "gzip.decompress"}:
+        wbits = 47 if path == "gzip.decompress" else 15
+        out = zlib.decompressobj(wbits).decompress(data, limit)
+        return out
+    if path == "bz2.decompress":
+        return bz2.BZ2Decompressor().decompress(data, max_length=limit)
+    return lzma.LZMADecompressor().decompress(data, max_length=limit)

@@ -1,0 +1,113 @@
+"""Pickle files: one or more pickle streams, read statically into `StreamView`s.
+
+A file may hold several streams back to back (`pickle.dump` called repeatedly; legacy `torch.save`
+writes five: magic number, protocol, sys_info, the model, the storage keys, then raw storage
+bytes). Every stream is read; reading stops cleanly at data that is not a pickle (and says so),
+and a stream that breaks keeps what it did before the break.
+
+Nothing is ever unpickled: see `pickle_vm` for the symbolic machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from modelcert.formats.blob import Blob
+from modelcert.formats.pickle_layouts import joblib_build_hook
+from modelcert.formats.pickle_ops import OPCODES, ByteSource
+from modelcert.formats.pickle_values import Lit, Seq, Value
+from modelcert.formats.pickle_vm import PICKLE_MAGIC_PROTOCOLS, Budget, PickleVM, StreamView
+from modelcert.limits import Limits
+
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+TORCH_LEGACY_STREAMS = 5
+
+__all__ = ["PickleFile", "StreamView", "Trailing", "looks_like_pickle", "read_pickle"]
+
+
+@dataclass(frozen=True)
+class Trailing:
+    """Bytes after the last stream: torch's raw storages, or data nobody explained."""
+
+    offset: int
+    length: int
+    kind: str  # "torch-storages" | "unexplained"
+
+
+@dataclass
+class PickleFile:
+    """Every stream of a file and what follows them."""
+
+    streams: list[StreamView] = field(default_factory=list)
+    trailing: Trailing | None = None
+    legacy_torch: bool = False
+    limit_message: str | None = None
+    limit_offset: int | None = None
+
+    def all_views(self) -> list[StreamView]:
+        """Every stream and the streams nested inside them (joblib object arrays, shadow reads)."""
+        out: list[StreamView] = []
+        todo = list(reversed(self.streams))
+        while todo:
+            view = todo.pop()
+            out.append(view)
+            todo.extend(reversed(view.substreams))
+        return out
+
+
+def looks_like_pickle(head: bytes) -> bool:
+    """True for a protocol 2+ magic, or a first byte that is an opcode (protocol 0/1 need a parse)."""
+    if len(head) >= 2 and head[0] == 0x80:
+        return head[1] in PICKLE_MAGIC_PROTOCOLS or head[1] <= 5
+    return bool(head) and head[0] in OPCODES
+
+
+def read_pickle(blob: Blob, limits: Limits, *, start: int = 0) -> PickleFile:
+    """Read every pickle stream of `blob` from `start`; never raises for bad input.
+
+    A broken stream ends the file (its view says how it broke); a hit limit is recorded in
+    `limit_message` for the caller to raise after reporting what was found.
+    """
+    result = PickleFile()
+    budget = Budget(limits)
+    pos = start
+    while pos < blob.size:
+        if len(result.streams) >= limits.max_pickle_streams:
+            result.limit_message = f"more than {limits.max_pickle_streams} pickle streams in one file"
+            result.limit_offset = pos
+            break
+        first = not result.streams
+        head = blob.read_at(pos, 2)
+        magic = len(head) == 2 and head[0] == 0x80 and head[1] in PICKLE_MAGIC_PROTOCOLS
+        if not first and not looks_like_pickle(head):
+            result.trailing = Trailing(pos, blob.size - pos, "unexplained")
+            break
+        vm = PickleVM(ByteSource(blob, pos, limits), budget, len(result.streams), build_hook=joblib_build_hook)
+        view = vm.run()
+        if not first and not magic and not view.complete and not (view.globals or view.calls):
+            # Bytes after a stream that only parse as a few stray opcodes are data, not a pickle.
+            result.trailing = Trailing(pos, blob.size - pos, "unexplained")
+            break
+        result.streams.append(view)
+        if view.end_kind == "limit":
+            result.limit_message = view.end_message
+            result.limit_offset = view.end_offset
+            break
+        if not view.complete:
+            break
+        pos = view.end
+        if len(result.streams) == 1 and _is_int(view.root, TORCH_LEGACY_MAGIC):
+            result.legacy_torch = True
+        if result.legacy_torch and len(result.streams) == TORCH_LEGACY_STREAMS:
+            if _is_str_list(view.root) and pos < blob.size:
+                result.trailing = Trailing(pos, blob.size - pos, "torch-storages")
+                break
+    return result
+
+
+def _is_int(value: Value | None, expected: int) -> bool:
+    return isinstance(value, Lit) and isinstance(value.value, int) and value.value == expected
+
+
+def _is_str_list(value: Value | None) -> bool:
+    return isinstance(value, Seq) and value.kind == "list"

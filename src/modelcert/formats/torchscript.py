@@ -1,0 +1,98 @@
+"""TorchScript code members (`code/**/*.py` in a TorchScript archive) as an inert list of references.
+
+`torch.jit.save` writes each scripted/traced function as Python-syntax TorchScript source that
+`torch.jit.load` compiles again. The text is parsed with `ast` (never compiled or executed) and
+reduced to what a check needs: every dotted name the code refers to (`torch.relu`,
+`ops.myns.op`, `__torch__.torch.classes.x.Y`), calls by bare name, imports, dunder attributes,
+and the names the code binds itself (so a local variable called `io` is not mistaken for the module).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from modelcert.errors import FormatError, LimitExceeded
+from modelcert.formats.blob import Blob
+from modelcert.limits import Limits
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    """One reference in the code: `kind` is "name" (a dotted load), "call", "import" or "attr"."""
+
+    kind: str
+    dotted: str
+    line: int
+
+
+@dataclass(frozen=True)
+class TorchScriptCode:
+    refs: tuple[CodeRef, ...]
+    bound_names: frozenset[str]  # assigned, parameters, loop targets, defined classes/functions
+    node_count: int
+
+
+def read_torchscript_code(blob: Blob, limits: Limits) -> TorchScriptCode:
+    """Parse one code member; FormatError when it is not Python syntax (torch.jit.load would fail too)."""
+    raw = blob.read_all(limits.max_text_bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError("TorchScript code is not UTF-8", exc.start) from exc
+    try:
+        tree = ast.parse(text, filename=blob.name)
+    except SyntaxError as exc:
+        raise FormatError(f"TorchScript code is not Python syntax: {exc.msg} (line {exc.lineno})") from exc
+    except (ValueError, MemoryError, RecursionError) as exc:
+        raise FormatError(f"TorchScript code cannot be parsed: {type(exc).__name__}") from exc
+    return _collect(tree, limits)
+
+
+def _collect(tree: ast.AST, limits: Limits) -> TorchScriptCode:
+    refs: list[CodeRef] = []
+    bound: set[str] = set()
+    inner: set[int] = set()  # nodes inside an attribute chain: the whole chain is reported once
+    count = 0
+    for node in ast.walk(tree):
+        count += 1
+        if count > limits.max_count:
+            raise LimitExceeded(f"TorchScript code has more than {limits.max_count} syntax nodes")
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Import):
+            refs.extend(CodeRef("import", alias.name, line) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            refs.extend(CodeRef("import", f"{module}.{alias.name}", line) for alias in node.names)
+        elif isinstance(node, ast.Call):
+            target = dotted_name(node.func)
+            if target:
+                refs.append(CodeRef("call", target, line))
+        elif isinstance(node, ast.Attribute):
+            if node.attr.startswith("__") and node.attr.endswith("__"):
+                refs.append(CodeRef("attr", node.attr, line))
+            inner.add(id(node.value))
+            target = dotted_name(node)
+            if target and id(node) not in inner:
+                refs.append(CodeRef("name", target, line))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in inner:
+            refs.append(CodeRef("name", node.id, line))
+    return TorchScriptCode(refs=tuple(refs), bound_names=frozenset(bound), node_count=count)
+
+
+def dotted_name(node: ast.AST) -> str | None:
+    """`a.b.c` for a chain of attributes on a name; None for anything else (calls, subscripts)."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))

@@ -1,0 +1,495 @@
+"""A lenient zip reader: central directory + local headers, parsed with bounds, never through `zipfile`.
+
+`zipfile` refuses inputs that PyTorch's reader (miniz via caffe2's PyTorchStreamReader) loads: local
+names that differ from central ones (CVE-2025-1944), "encrypted" flag bits (CVE-2025-1945), bad CRCs
+(CVE-2025-10156). A scanner built on `zipfile` fails exactly where an attacker wants it to, so this
+reader reads what miniz reads — the central directory at its recorded offset, each member's data
+right after the local header that offset points to, with the central sizes — and reports every
+place where the file disagrees with itself instead of refusing it.
+
+The view is inert: names, offsets, sizes and a list of anomalies. Member bytes are read later by
+`zip_data.open_member` (a window for stored members, bounded decompression for the others).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from modelcert.errors import FormatError, LimitExceeded
+from modelcert.formats.blob import Blob
+from modelcert.limits import Limits
+
+LOCAL_SIG = b"PK\x03\x04"
+CENTRAL_SIG = b"PK\x01\x02"
+EOCD_SIG = b"PK\x05\x06"
+ZIP64_LOCATOR_SIG = b"PK\x06\x07"
+ZIP64_EOCD_SIG = b"PK\x06\x06"
+DESCRIPTOR_SIG = b"PK\x07\x08"
+
+LOCAL_LEN = 30
+CENTRAL_LEN = 46
+EOCD_LEN = 22
+ZIP64_LOCATOR_LEN = 20
+ZIP64_EOCD_LEN = 56
+MAX_COMMENT = 0xFFFF
+
+FLAG_ENCRYPTED = 0x1
+FLAG_DESCRIPTOR = 0x8
+FLAG_PATCHED = 0x20
+FLAG_STRONG_ENCRYPTION = 0x40
+FLAG_UTF8 = 0x800
+# Bits that make `zipfile` refuse a member while miniz (PyTorch) reads its data as plain (CVE-2025-1945).
+REFUSED_FLAGS = FLAG_ENCRYPTED | FLAG_PATCHED | FLAG_STRONG_ENCRYPTION
+
+# Gaps of unlisted bytes up to this size are read to tell zero padding from hidden content.
+GAP_PROBE_BYTES = 1024 * 1024
+MAX_REPORTED_ANOMALIES = 50
+
+
+@dataclass(frozen=True)
+class ZipAnomaly:
+    """Somewhere the file disagrees with itself or with the zip spec. `kind` is a stable key."""
+
+    kind: str
+    message: str
+    offset: int | None = None
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class ZipEntry:
+    """One member as the central directory (or, without one, its local header) describes it."""
+
+    index: int
+    name: str  # the central-directory name: what PyTorch and zipfile look members up by
+    local_name: str | None  # the local header's name, None when the local header is unreadable
+    flags: int
+    local_flags: int
+    method: int
+    crc: int
+    compressed_size: int
+    uncompressed_size: int
+    header_offset: int  # absolute offset of the local header in the blob
+    data_offset: int | None  # absolute offset of the member data; None when unreadable
+    external_attr: int = 0
+    create_system: int = 0
+    problem: str | None = None  # why the data cannot be read (outside the file, no local header)
+
+    @property
+    def is_dir(self) -> bool:
+        return self.name.endswith("/") and self.uncompressed_size == 0
+
+    @property
+    def unix_mode(self) -> int:
+        return (self.external_attr >> 16) & 0xFFFF
+
+    @property
+    def data_end(self) -> int | None:
+        return None if self.data_offset is None else self.data_offset + self.compressed_size
+
+
+@dataclass(frozen=True)
+class ZipView:
+    """A parsed zip: members, layout facts and anomalies; `error` is raised after members are analysed."""
+
+    entries: tuple[ZipEntry, ...]
+    has_central_directory: bool
+    zip64: bool
+    comment: bytes
+    anomalies: tuple[ZipAnomaly, ...]
+    gaps: tuple[tuple[int, int], ...]  # [start, end) spans holding non-zero bytes no entry accounts for
+    error: FormatError | None = None
+
+
+@dataclass
+class _Directory:
+    entries_total: int
+    cd_size: int
+    cd_offset: int
+    cd_end: int  # where the (zip64) end record starts: the central directory should end here
+    eocd_offset: int
+    eocd_end: int
+    comment: bytes
+    zip64_span: tuple[int, int] | None = None
+
+
+@dataclass
+class _Builder:
+    blob: Blob
+    limits: Limits
+    anomalies: list[ZipAnomaly] = field(default_factory=list)
+    error: FormatError | None = None
+
+    def anomaly(self, kind: str, message: str, offset: int | None = None, member: str | None = None) -> None:
+        if len(self.anomalies) < MAX_REPORTED_ANOMALIES:
+            self.anomalies.append(ZipAnomaly(kind, message, offset, member))
+        elif len(self.anomalies) == MAX_REPORTED_ANOMALIES:
+            self.anomalies.append(ZipAnomaly("more", "further anomalies not listed"))
+
+
+def read_zip(blob: Blob, limits: Limits) -> ZipView:
+    """Parse the zip structure of `blob`; raise FormatError only when no member can be located at all."""
+    b = _Builder(blob, limits)
+    directory = _find_directory(b)
+    if directory is None:
+        entries = _walk_local_headers(b)
+        if not entries:
+            raise FormatError("no end-of-central-directory record and no local file header at offset 0")
+        b.error = b.error or FormatError(
+            f"no end-of-central-directory record: {len(entries)} member(s) found by walking local headers"
+        )
+        return _finish(b, entries, None)
+    entries = _read_central_directories(b, directory)
+    return _finish(b, entries, directory)
+
+
+def _finish(b: _Builder, entries: list[ZipEntry], directory: _Directory | None) -> ZipView:
+    _check_overlaps(b, entries, directory)
+    gaps = _find_gaps(b, entries, directory)
+    return ZipView(
+        entries=tuple(entries),
+        has_central_directory=directory is not None,
+        zip64=directory is not None and directory.zip64_span is not None,
+        comment=directory.comment if directory else b"",
+        anomalies=tuple(b.anomalies),
+        gaps=tuple(gaps),
+        error=b.error,
+    )
+
+
+# --- end of central directory -------------------------------------------------------------------
+
+
+def _find_directory(b: _Builder) -> _Directory | None:
+    size = b.blob.size
+    if size < EOCD_LEN:
+        return None
+    window = min(size, EOCD_LEN + MAX_COMMENT)
+    tail = b.blob.tail(window)
+    base = size - len(tail)
+    pos = tail.rfind(EOCD_SIG)
+    while pos >= 0 and pos + EOCD_LEN > len(tail):
+        pos = tail.rfind(EOCD_SIG, 0, pos)
+    if pos < 0:
+        return None
+    (_disk, _cd_disk, _n_disk, total, cd_size, cd_offset, comment_len) = struct.unpack_from(
+        "<HHHHIIH", tail, pos + 4
+    )
+    eocd_offset = base + pos
+    comment = tail[pos + EOCD_LEN : pos + EOCD_LEN + comment_len]
+    if len(comment) < comment_len:
+        b.anomaly("eocd", f"archive comment claims {comment_len} bytes but the file ends first", eocd_offset)
+    directory = _Directory(
+        entries_total=total,
+        cd_size=cd_size,
+        cd_offset=cd_offset,
+        cd_end=eocd_offset,
+        eocd_offset=eocd_offset,
+        eocd_end=eocd_offset + EOCD_LEN + len(comment),
+        comment=comment,
+    )
+    _apply_zip64(b, directory)
+    return directory
+
+
+def _apply_zip64(b: _Builder, d: _Directory) -> None:
+    locator_at = d.eocd_offset - ZIP64_LOCATOR_LEN
+    if locator_at < 0:
+        return
+    locator = b.blob.read_at(locator_at, ZIP64_LOCATOR_LEN)
+    if not locator.startswith(ZIP64_LOCATOR_SIG):
+        return
+    (recorded,) = struct.unpack_from("<Q", locator, 8)
+    # Like zipfile, look right before the locator first; the recorded offset ignores prepended data.
+    for candidate in (locator_at - ZIP64_EOCD_LEN, recorded):
+        if 0 <= candidate <= b.blob.size - ZIP64_EOCD_LEN:
+            record = b.blob.read_at(candidate, ZIP64_EOCD_LEN)
+            if record.startswith(ZIP64_EOCD_SIG):
+                (_, _, _, _, _, _, total, cd_size, cd_offset) = struct.unpack_from("<QHHIIQQQQ", record, 4)
+                d.entries_total, d.cd_size, d.cd_offset = total, cd_size, cd_offset
+                d.cd_end = candidate
+                d.zip64_span = (candidate, d.eocd_offset)
+                return
+    b.anomaly("eocd", "zip64 locator points at no zip64 end record", locator_at)
+
+
+# --- central directory ----------------------------------------------------------------------------
+
+
+def _read_central_directories(b: _Builder, d: _Directory) -> list[ZipEntry]:
+    """Read the directory where miniz reads it and, when data was prepended, where zipfile reads it."""
+    shift = d.cd_end - d.cd_size - d.cd_offset
+    if shift < 0:
+        raise FormatError(
+            f"central directory ({d.cd_size} bytes at {d.cd_offset}) overruns its end record", d.cd_offset
+        )
+    parsed: list[list[ZipEntry]] = []
+    for base in (0, shift) if shift else (0,):
+        entries = _read_central_directory(b, d, base)
+        if entries is not None:
+            parsed.append(entries)
+    if shift:
+        b.anomaly(
+            "prefix",
+            f"{shift} bytes precede the archive: zipfile shifts every offset by them, PyTorch's reader does "
+            "not, so the two may read different members",
+            0,
+        )
+    if not parsed:
+        raise FormatError("no central directory at the offset the end record gives", d.cd_offset)
+    if len(parsed) == 2:
+        b.anomaly("prefix", "two different central directories: one per reading of the offsets", d.cd_offset)
+    merged: dict[tuple[str, int], ZipEntry] = {}
+    for entries in parsed:
+        for entry in entries:
+            merged.setdefault((entry.name, entry.header_offset), entry)
+    result = list(merged.values())
+    if len(result) > b.limits.max_archive_members:
+        raise LimitExceeded(f"zip has {len(result)} members (limit {b.limits.max_archive_members})")
+    return [_reindex(e, i) for i, e in enumerate(result)]
+
+
+def _reindex(entry: ZipEntry, index: int) -> ZipEntry:
+    if entry.index == index:
+        return entry
+    return ZipEntry(**{**entry.__dict__, "index": index})
+
+
+def _read_central_directory(b: _Builder, d: _Directory, base: int) -> list[ZipEntry] | None:
+    start = d.cd_offset + base
+    if d.cd_size > b.limits.max_header_bytes:
+        raise LimitExceeded(f"central directory of {d.cd_size} bytes (limit {b.limits.max_header_bytes})")
+    if start + d.cd_size > b.blob.size:
+        return None
+    data = b.blob.read_at(start, d.cd_size)
+    if d.cd_size and not data.startswith(CENTRAL_SIG):
+        return None
+    entries: list[ZipEntry] = []
+    pos = 0
+    while pos + CENTRAL_LEN <= len(data) and data[pos : pos + 4] == CENTRAL_SIG:
+        if len(entries) >= b.limits.max_archive_members:
+            raise LimitExceeded(f"zip has more than {b.limits.max_archive_members} members")
+        entry, pos = _central_entry(b, data, pos, cd_start=start, base=base, index=len(entries))
+        if entry is None:
+            break
+        entries.append(entry)
+    if pos < len(data):
+        unparsed = len(data) - pos
+        b.anomaly("directory", f"{unparsed} unparsed bytes at the end of the central directory", start + pos)
+    if len(entries) != d.entries_total and d.entries_total not in (0xFFFF, 0xFFFFFFFF):
+        b.anomaly(
+            "directory",
+            f"end record counts {d.entries_total} members, the central directory lists {len(entries)}",
+            d.eocd_offset,
+        )
+    return entries
+
+
+def _central_entry(
+    b: _Builder, data: bytes, pos: int, *, cd_start: int, base: int, index: int
+) -> tuple[ZipEntry | None, int]:
+    (made_by, _needed, flags, method, _time, _date, crc, csize, usize, n_len, e_len, c_len, _disk, _internal,
+     external, offset) = struct.unpack_from("<HHHHHHIIIHHHHHII", data, pos + 4)
+    end = pos + CENTRAL_LEN + n_len + e_len + c_len
+    if end > len(data):
+        b.anomaly("directory", "a central directory record runs past the directory's end", cd_start + pos)
+        return None, len(data)
+    raw_name = data[pos + CENTRAL_LEN : pos + CENTRAL_LEN + n_len]
+    extra = data[pos + CENTRAL_LEN + n_len : pos + CENTRAL_LEN + n_len + e_len]
+    name = decode_name(raw_name, flags)
+    usize, csize, offset = _zip64_values(b, extra, (usize, csize, offset), name)
+    entry = _with_local_header(
+        b,
+        ZipEntry(
+            index=index, name=name, local_name=None, flags=flags, local_flags=flags, method=method, crc=crc,
+            compressed_size=csize, uncompressed_size=usize, header_offset=offset + base, data_offset=None,
+            external_attr=external, create_system=made_by >> 8,
+        ),
+    )
+    return entry, end
+
+
+def _zip64_values(
+    b: _Builder, extra: bytes, sizes: tuple[int, int, int], name: str
+) -> tuple[int, int, int]:
+    usize, csize, offset = sizes
+    wanted = [usize == 0xFFFFFFFF, csize == 0xFFFFFFFF, offset == 0xFFFFFFFF]
+    if not any(wanted):
+        return usize, csize, offset
+    for field_id, body in iter_extra_fields(extra):
+        if field_id != 0x0001:
+            continue
+        values = [usize, csize, offset]
+        cursor = 0
+        for i, want in enumerate(wanted):
+            if want:
+                if cursor + 8 > len(body):
+                    b.anomaly("zip64", "zip64 extra field is shorter than its fields", member=name)
+                    break
+                (values[i],) = struct.unpack_from("<Q", body, cursor)
+                cursor += 8
+        return values[0], values[1], values[2]
+    b.anomaly("zip64", "sizes marked as zip64 but no zip64 extra field", member=name)
+    return usize, csize, offset
+
+
+def iter_extra_fields(extra: bytes) -> list[tuple[int, bytes]]:
+    fields: list[tuple[int, bytes]] = []
+    pos = 0
+    while pos + 4 <= len(extra):
+        field_id, size = struct.unpack_from("<HH", extra, pos)
+        fields.append((field_id, extra[pos + 4 : pos + 4 + size]))
+        pos += 4 + size
+    return fields
+
+
+def decode_name(raw: bytes, flags: int) -> str:
+    """Names as zipfile decodes them: UTF-8 when flagged, else cp437 (every byte maps to a character)."""
+    if flags & FLAG_UTF8:
+        return raw.decode("utf-8", errors="replace")
+    return raw.decode("cp437")
+
+
+# --- local headers --------------------------------------------------------------------------------
+
+
+def _with_local_header(b: _Builder, entry: ZipEntry) -> ZipEntry:
+    off = entry.header_offset
+    header = b.blob.read_at(off, LOCAL_LEN) if 0 <= off < b.blob.size else b""
+    if len(header) < LOCAL_LEN or not header.startswith(LOCAL_SIG):
+        return _replace(entry, problem=f"no local file header at offset {off}")
+    (_ver, l_flags, l_method, _t, _d, l_crc, l_csize, l_usize, n_len, e_len) = struct.unpack_from(
+        "<HHHHHIIIHH", header, 4
+    )
+    local_name = decode_name(b.blob.read_at(off + LOCAL_LEN, n_len), l_flags)
+    data_offset = off + LOCAL_LEN + n_len + e_len
+    entry = _replace(entry, local_name=local_name, local_flags=l_flags, data_offset=data_offset)
+    if data_offset + entry.compressed_size > b.blob.size:
+        return _replace(
+            entry,
+            problem=f"data ({entry.compressed_size} bytes at {data_offset}) runs past the end of the file",
+        )
+    disagreements = []
+    if l_method != entry.method:
+        disagreements.append(f"method {l_method} vs {entry.method}")
+    if not l_flags & FLAG_DESCRIPTOR:
+        for label, local, central in (
+            ("crc", l_crc, entry.crc),
+            ("compressed size", l_csize, entry.compressed_size),
+            ("size", l_usize, entry.uncompressed_size),
+        ):
+            if local not in (central, 0xFFFFFFFF):
+                disagreements.append(f"{label} {local} vs {central}")
+    if disagreements:
+        b.anomaly(
+            "local-fields",
+            "local header disagrees with the central directory: " + ", ".join(disagreements),
+            off,
+            entry.name,
+        )
+    return entry
+
+
+def _replace(entry: ZipEntry, **changes: object) -> ZipEntry:
+    return ZipEntry(**{**entry.__dict__, **changes})
+
+
+def _walk_local_headers(b: _Builder) -> list[ZipEntry]:
+    """Without a central directory, follow local headers from offset 0 as streaming unzippers do."""
+    entries: list[ZipEntry] = []
+    off = 0
+    while off + LOCAL_LEN <= b.blob.size:
+        header = b.blob.read_at(off, LOCAL_LEN)
+        if not header.startswith(LOCAL_SIG):
+            break
+        if len(entries) >= b.limits.max_archive_members:
+            raise LimitExceeded(f"zip has more than {b.limits.max_archive_members} members")
+        (_ver, flags, method, _t, _d, crc, csize, usize, n_len, e_len) = struct.unpack_from(
+            "<HHHHHIIIHH", header, 4
+        )
+        name = decode_name(b.blob.read_at(off + LOCAL_LEN, n_len), flags)
+        data_offset = off + LOCAL_LEN + n_len + e_len
+        entry = ZipEntry(
+            index=len(entries), name=name, local_name=name, flags=flags, local_flags=flags, method=method,
+            crc=crc, compressed_size=csize, uncompressed_size=usize, header_offset=off,
+            data_offset=data_offset,
+        )
+        if flags & FLAG_DESCRIPTOR and csize == 0:
+            b.error = FormatError(f"{name}: size only in a data descriptor; cannot walk further", off)
+            break
+        if data_offset + csize > b.blob.size:
+            entries.append(_replace(entry, problem="data runs past the end of the file"))
+            break
+        entries.append(entry)
+        off = data_offset + csize + descriptor_length(b.blob, entry)
+    return entries
+
+
+def descriptor_length(blob: Blob, entry: ZipEntry) -> int:
+    """Bytes of the data descriptor after an entry's data (0 when the entry has none)."""
+    end = entry.data_end
+    if end is None or not entry.local_flags & FLAG_DESCRIPTOR:
+        return 0
+    wide = entry.compressed_size >= 0xFFFFFFFF or entry.uncompressed_size >= 0xFFFFFFFF
+    size = 20 if wide else 12
+    if blob.read_at(end, 4) == DESCRIPTOR_SIG:
+        size += 4
+    return min(size, max(0, blob.size - end))
+
+
+# --- layout ---------------------------------------------------------------------------------------
+
+
+def _check_overlaps(b: _Builder, entries: list[ZipEntry], d: _Directory | None) -> None:
+    spans: list[tuple[int, int, str]] = []
+    for e in entries:
+        if e.data_end is not None:
+            spans.append((e.header_offset, e.data_end, e.name))
+    if d is not None and d.cd_size:
+        spans.append((d.cd_end - d.cd_size, d.cd_end, "<central directory>"))
+    spans.sort()
+    reach_end, reach_name, reach_start = -1, "", -1
+    for start, end, name in spans:
+        if start < reach_end:
+            what = "share a local header" if start == reach_start else "overlap"
+            b.anomaly(
+                "overlap",
+                f"{reach_name!r} and {name!r} {what}: the same bytes are read as two members",
+                start,
+                name,
+            )
+        if end > reach_end:
+            reach_end, reach_name, reach_start = end, name, start
+
+
+def _find_gaps(b: _Builder, entries: list[ZipEntry], d: _Directory | None) -> list[tuple[int, int]]:
+    covered: list[tuple[int, int]] = []
+    for e in entries:
+        if e.data_end is not None:
+            covered.append((e.header_offset, e.data_end + descriptor_length(b.blob, e)))
+    if d is not None:
+        covered.append((d.cd_end - d.cd_size, d.cd_end))
+        if d.zip64_span:
+            covered.append(d.zip64_span)
+        covered.append((d.eocd_offset, d.eocd_end))
+    covered.sort()
+    gaps: list[tuple[int, int]] = []
+    cursor = 0
+    for start, end in covered:
+        if start > cursor:
+            gaps.append((cursor, start))
+        cursor = max(cursor, end)
+    if cursor < b.blob.size:
+        gaps.append((cursor, b.blob.size))
+    hidden = [g for g in gaps if not _all_zero(b.blob, *g)]
+    for start, end in hidden:
+        where = "before the first member" if start == 0 else "that no member accounts for"
+        b.anomaly("gap", f"{end - start} bytes at offset {start} {where}", start)
+    return hidden
+
+
+def _all_zero(blob: Blob, start: int, end: int) -> bool:
+    if end - start > GAP_PROBE_BYTES:
+        return False
+    return not blob.read_at(start, end - start).strip(b"\x00")
