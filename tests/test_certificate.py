@@ -29,7 +29,7 @@ from modelcert.policy.fields import DocumentError
 from modelcert.policy.load import load_policy
 from modelcert.policy.waivers import Waiver, WaiverSet
 from modelcert.scan import scan_paths
-from test_certificate_support import NOW, certify, lab, make_model, trust
+from test_certificate_support import NOW, add_malicious_pickle, certify, lab, make_model, trust
 
 
 @pytest.mark.parametrize("algorithm", ["ed25519", "ecdsa-p256"])
@@ -156,8 +156,10 @@ def test_statement_shape_and_round_trip(tmp_path: Path) -> None:
 
 def test_findings_are_public_only_as_salted_commitments(tmp_path: Path) -> None:
     model = make_model(tmp_path / "model")
-    (model / "config.json").write_text("{not json")
-    issued = certify(model, lab("Lab A", "US"), "strict")
+    add_malicious_pickle(model)
+    issued = certify(model, lab("Lab A", "US"))
+    assert issued.statement.predicate.result == "FAILED"
+    assert issued.statement.predicate.risk_rating == "serious"
     items = issued.statement.predicate.items
     disclosure = json.loads(issued.disclosure)
     assert items and len(disclosure["items"]) == len(items)
@@ -169,6 +171,8 @@ def test_findings_are_public_only_as_salted_commitments(tmp_path: Path) -> None:
             ).hexdigest()
         )
         assert revealed["finding"]["message"] not in issued.envelope.payload.decode()
+    assert "modelcert-test" not in issued.envelope.payload.decode()
+    assert [(i.rule_id, i.location, i.status) for i in items] == [("MC100", "model.pkl", "open")]
     evidence = {e.name: e.digest for e in issued.statement.predicate.evidence}
     assert evidence["findings-disclosure.json"] == hashlib.sha256(issued.disclosure).hexdigest()
 

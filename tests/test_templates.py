@@ -4,9 +4,9 @@ disguises, benign real-shaped templates, and the check_template_source contract.
 from __future__ import annotations
 
 import pytest
+
 from builders import templates as T
 from builders.templates import RecordingContext
-
 from modelcert.checks.templates import check_template_source
 from modelcert.findings import Location, Verdict
 from modelcert.formats.blob import BytesBlob
@@ -112,6 +112,20 @@ def test_unresolvable_name_assembling_underscores_is_unsafe() -> None:
     assert ctx.verdicts() == {Verdict.UNSAFE.value}
 
 
+def test_dunder_completed_by_runtime_input_is_unsafe() -> None:
+    ctx = check(T.DATA_COMPLETED_DUNDER)
+    assert ctx.ids() == {"MC183"} and ctx.verdicts() == {Verdict.UNSAFE.value}
+
+
+def test_data_keys_joined_with_plain_constants_are_clean() -> None:
+    assert check("{{ special_tokens['<' ~ message.role ~ '>'] }}").findings == []
+
+
+def test_very_long_binding_chain_fails_closed() -> None:
+    source = "".join(f"{{% set v{i} = v{i - 1} ~ '_' %}}" for i in range(1, 400)) + "{{ y[v399] }}"
+    assert "MC183" in check(source).ids()
+
+
 def test_attr_filter_with_data_name_is_suspicious() -> None:
     ctx = check("{{ message|attr(field_name) }}")
     assert ctx.ids() == {"MC183"}
@@ -188,11 +202,12 @@ def test_findings_are_capped_per_template() -> None:
 
 hypothesis = pytest.importorskip("hypothesis")
 st = hypothesis.strategies
+TEMPLATE_ALPHABET = "{}%#()[]|~+'\"_.,= abcx0123456789\n-*"
 
 
 @pytest.mark.property
 @hypothesis.settings(max_examples=150, deadline=None)
-@hypothesis.given(st.text(alphabet=st.sampled_from(list("{}%#()[]|~+'\"_.,= abcx0123456789\n-*")), max_size=200))
+@hypothesis.given(st.text(alphabet=st.sampled_from(list(TEMPLATE_ALPHABET)), max_size=200))
 def test_arbitrary_text_never_raises(source: str) -> None:
     ctx = check(source)
     assert all(f.check_id.startswith("MC") for f in ctx.findings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
+
 from builders.containers import (
     BENIGN_TORCHSCRIPT,
     check_ids,
@@ -13,7 +14,6 @@ from builders.containers import (
     scan_bytes,
     torchscript_zip,
 )
-
 from modelcert.checks.pytorch import classify_ref
 from modelcert.errors import FormatError
 from modelcert.findings import Verdict
@@ -116,6 +116,7 @@ def test_cve_2025_32434_torchscript_archive_is_code() -> None:
         ('eval("1+1")', "MC142"),
         ('__import__("os").system("echo modelcert-test")', "MC142"),
         ("c = x.__class__.__subclasses__()", "MC142"),
+        ('getattr(torch, "save")(x, "/tmp/x")', "MC141"),
         ("y = ops.evil_ns.run(x)", "MC143"),
         ("y = torch.ops.mylib.custom(x)", "MC143"),
         ('torch.ops.load_library("/tmp/libevil.so")', "MC144"),
@@ -148,12 +149,13 @@ def test_custom_class_namespace_is_suspicious_but_quantized_is_not() -> None:
 
 
 def test_torchvision_ops_are_builtin() -> None:
-    code = BENIGN_TORCHSCRIPT.replace("    return _0\n", "    k = ops.torchvision.nms(x, x, 0.5)\n    return _0\n")
+    extra = "    k = ops.torchvision.nms(x, x, 0.5)\n    return k\n"
+    code = BENIGN_TORCHSCRIPT.replace("    return _0\n", extra)
     assert scan_bytes(torchscript_zip(code), "m.pt").verdict is Verdict.CLEAN
 
 
 def test_local_variable_named_like_a_module_is_not_flagged() -> None:
-    code = BENIGN_TORCHSCRIPT.replace("    return _0\n", "    io = torch.add(x, 1)\n    return torch.mul(io, 2)\n")
+    code = BENIGN_TORCHSCRIPT.replace("    return _0\n", "    io = torch.add(x, 1)\n    return io\n")
     assert scan_bytes(torchscript_zip(code), "m.pt").verdict is Verdict.CLEAN
 
 

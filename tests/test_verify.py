@@ -236,3 +236,18 @@ def test_signature_tampering_in_base64_is_detected(signed: tuple[Path, bytes, La
     )
     assert "does not verify" in _failure(_verify(model, bad.to_json().encode(), (a,)))
     assert base64.b64encode(bytes(sig)).decode() in bad.to_json()
+
+
+def test_detached_files_are_left_out_only_when_a_certificate_does_not_list_them(tmp_path: Path) -> None:
+    a, b = lab("Lab A", "US"), lab("Lab B", "CN")
+    model = make_model(tmp_path / "model")
+    first = certify(model, a).envelope.to_json()
+    (model / "first.cert.json").write_text(first)  # shipped inside the folder after certification
+    second = certify(model, b).envelope.to_json()  # certifies the folder *with* first.cert.json in it
+    certs = [("first", first.encode()), ("second", second.encode())]
+    detached = ["first.cert.json"]
+    report = verify_package(model, certs, trust(a, b), now=NOW, min_certifiers=2, detached=detached)
+    assert report.passed, report.failures()
+    # without declaring it detached, the first certificate sees an added file
+    report = verify_package(model, certs, trust(a, b), now=NOW, min_certifiers=2)
+    assert "file 'first.cert.json' added (not in the certificate)" in _failure(report)

@@ -6,6 +6,9 @@ import io
 import zipfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from builders.containers import (
     SYMLINK_ATTR,
     ZipExtras,
@@ -14,9 +17,6 @@ from builders.containers import (
     deflated,
     stored,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import BytesBlob
 from modelcert.formats.decompress import DecompressionBomb
@@ -72,6 +72,30 @@ def test_data_descriptor_members_are_read_and_leave_no_gap() -> None:
     view = read(data)
     assert view.gaps == () and not view.anomalies
     assert content(data, 0) == b"x" * 5000 and content(data, 1) == b"y" * 10
+
+
+class _Unseekable(io.RawIOBase):
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:  # type: ignore[no-untyped-def, override]
+        self.buf += b
+        return len(b)
+
+
+def test_zipfile_streaming_descriptors_of_both_widths_leave_no_gap() -> None:
+    sink = _Unseekable()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("wide.txt", "w", force_zip64=True) as f:
+            f.write(b"hello" * 100)
+        with zf.open("narrow.txt", "w") as f:
+            f.write(b"x" * 10)
+    view = read(bytes(sink.buf))
+    assert [e.name for e in view.entries] == ["wide.txt", "narrow.txt"]
+    assert view.gaps == () and view.anomalies == ()
 
 
 def test_prefix_and_gap_and_trailing_bytes_are_reported() -> None:

@@ -5,29 +5,35 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import struct
+import tempfile
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from builders.containers import (
     SYMLINK_ATTR,
     ZipExtras,
     ZipMember,
     benign_pickle,
     build_zip,
+    check_ids,
     deflated,
     malicious_pickle,
     member,
     nested_zips,
     pickle_analyzer_ready,
     scan_bytes,
-    check_ids,
     stored,
     torch_zip,
     walk,
     zip_bomb,
 )
-
 from modelcert.findings import Verdict
 from modelcert.limits import Limits
 
@@ -118,13 +124,15 @@ def test_symlink_member_leaving_the_archive_is_unsafe() -> None:
 
 
 def test_symlink_member_inside_the_archive_is_suspicious() -> None:
-    data = build_zip([stored("a/weights.bin", b"x"), stored("a/link", b"weights.bin", external_attr=SYMLINK_ATTR)])
+    link = stored("a/link", b"weights.bin", external_attr=SYMLINK_ATTR)
+    data = build_zip([stored("a/weights.bin", b"x"), link])
     report = scan_bytes(data, "m.zip")
     assert report.verdict is Verdict.SUSPICIOUS and "MC202" in check_ids(report)
 
 
 def test_duplicate_names_are_reported_and_both_copies_analysed() -> None:
-    data = build_zip([stored("archive/data.pkl", benign_pickle()), stored("archive/data.pkl", malicious_pickle())])
+    twins = [stored("archive/data.pkl", benign_pickle()), stored("archive/data.pkl", malicious_pickle())]
+    data = build_zip(twins)
     report = scan_bytes(data, "model.pt")
     assert "MC208" in check_ids(report)
     assert [m.path for m in report.members].count("archive/data.pkl") == 2
@@ -218,8 +226,44 @@ def test_plain_zip_of_text_files_is_clean() -> None:
     assert not list(report.all_findings())
 
 
+def test_integer_tensor_that_sniffs_like_safetensors_stays_raw() -> None:
+    ids = struct.pack("<4q", 5, 123, 7, 9)  # 8-byte length 5, then '{': the safetensors sniff matches
+    members = [stored("archive/data.pkl", benign_pickle()), stored("archive/data/0", ids)]
+    report = scan_bytes(build_zip(members), "model.pt")
+    assert [m.path for m in report.members] == ["archive/data.pkl"]
+    assert report.verdict is Verdict.CLEAN
+
+
+def test_keras_file_saved_by_keras_is_clean() -> None:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    path = Path(tempfile.mkdtemp()) / "m.keras"
+    model.save(path)
+    report = scan_bytes(path.read_bytes(), "m.keras")
+    assert report.format == "keras"
+    assert member(report, "config.json").format == "keras-config"
+    changing = [f for f in report.all_findings() if f.verdict is not Verdict.CLEAN]
+    assert not changing, [(f.check_id, f.message) for f in changing]
+
+
 def test_raw_records_in_a_torch_zip_are_counted_not_listed() -> None:
     report = scan_bytes(torch_zip(benign_pickle()), "model.pt")
     assert report.format == "pytorch-zip"
     assert [m.path for m in report.members] == ["archive/data.pkl"]
     assert not list(report.all_findings())
+
+
+_SEED = torch_zip(malicious_pickle(), extras=ZipExtras(comment=b"seed"))
+
+
+@pytest.mark.property
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_torch_zips_never_crash_the_analyzer(data: st.DataObject) -> None:
+    raw = bytearray(_SEED)
+    for _ in range(data.draw(st.integers(1, 6))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    report = scan_bytes(bytes(raw), "model.pt")
+    crashes = [f.message for f in report.all_findings() if f.check_id == "MC903"]
+    assert not crashes, crashes

@@ -25,7 +25,7 @@ from modelcert.checks.core import (
     SymlinkInPackage,
     Unparseable,
 )
-from modelcert.checks.registry import analyzer_for
+from modelcert.checks.registry import analyzer_for, load_package_checks
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.findings import (
     ArtifactReport,
@@ -370,6 +370,7 @@ def scan_paths(
         reports.sort(key=lambda r: r.path)
         if view is not None:
             pctx = PackageContext(package, view, reports, notes, limits)
+            PACKAGE_CHECKS.extend(c for c in load_package_checks() if c not in PACKAGE_CHECKS)
             for check in PACKAGE_CHECKS:
                 package_findings.extend(check(pctx))
         inputs.append(

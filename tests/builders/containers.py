@@ -5,6 +5,7 @@ strings; nothing here is ever executed or unpickled."""
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import io
 import lzma
@@ -12,8 +13,17 @@ import pickle
 import struct
 import tarfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+import py7zr
+import zstandard
+
+from modelcert.checks.registry import analyzer_for
+from modelcert.findings import ArtifactReport
+from modelcert.formats.blob import BytesBlob
+from modelcert.limits import DEFAULT_LIMITS, Limits
+from modelcert.scan import scan_blob
 
 CMD = "echo modelcert-test"
 
@@ -145,14 +155,16 @@ def torch_members(pickle_bytes: bytes, prefix: str = "archive", **data_pkl: obje
         ZipMember(f"{prefix}/data.pkl", pickle_bytes, **data_pkl),  # type: ignore[arg-type]
         ZipMember(f"{prefix}/byteorder", b"little"),
         ZipMember(f"{prefix}/data/0", struct.pack("<6f", 0.5, -1.0, 2.0, 3.5, 0.25, 1.0)),
-        ZipMember(f"{prefix}/data/1", b"\x80\x02" + bytes(range(2, 200))),  # float bytes that start like a pickle
+        # tensor bytes that happen to start like a pickle
+        ZipMember(f"{prefix}/data/1", b"\x80\x02" + bytes(range(2, 200))),
         ZipMember(f"{prefix}/version", b"3\n"),
         ZipMember(f"{prefix}/.data/serialization_id", b"1234567890123456789012345678901234567890"),
     ]
 
 
-def torch_zip(pickle_bytes: bytes, prefix: str = "archive", extras: ZipExtras | None = None,
-              **data_pkl: object) -> bytes:
+def torch_zip(
+    pickle_bytes: bytes, prefix: str = "archive", extras: ZipExtras | None = None, **data_pkl: object
+) -> bytes:
     return build_zip(torch_members(pickle_bytes, prefix, **data_pkl), extras)
 
 
@@ -185,20 +197,19 @@ def torchscript_zip(code: str, prefix: str = "archive", extra_code: dict[str, st
 
 # --- bombs --------------------------------------------------------------------------------------------
 
-_ZERO_MIB_BLOCK: bytes | None = None
+
+@functools.cache
+def _zero_mib_block() -> bytes:
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return co.compress(b"\0" * (1 << 20)) + co.flush(zlib.Z_FULL_FLUSH)
 
 
 def deflate_zeros(size: int) -> bytes:
     """Raw deflate of `size` zero bytes (a multiple of 1 MiB), built from one repeated flushed block so
     that a GiB costs milliseconds."""
-    global _ZERO_MIB_BLOCK
-    mib = 1 << 20
-    assert size % mib == 0
-    if _ZERO_MIB_BLOCK is None:
-        co = zlib.compressobj(9, zlib.DEFLATED, -15)
-        _ZERO_MIB_BLOCK = co.compress(b"\0" * mib) + co.flush(zlib.Z_FULL_FLUSH)
+    assert size % (1 << 20) == 0
     final = zlib.compressobj(9, zlib.DEFLATED, -15).flush()  # an empty final block
-    return _ZERO_MIB_BLOCK * (size // mib) + final
+    return _zero_mib_block() * (size >> 20) + final
 
 
 def zip_bomb(size: int = 1 << 30, declared_size: int | None = None) -> bytes:
@@ -250,19 +261,33 @@ def compress(data: bytes, codec: str) -> bytes:
     if codec == "xz":
         return lzma.compress(data, format=lzma.FORMAT_XZ)
     if codec == "zstd":
-        import zstandard
-
         return bytes(zstandard.ZstdCompressor().compress(data))
     if codec == "lz4":
-        import lz4.frame
+        import lz4.frame  # noqa: PLC0415 - optional (dev extra); tests skip without it
 
         return bytes(lz4.frame.compress(data))
     raise ValueError(codec)
 
 
-def build_7z(members: dict[str, bytes]) -> bytes:
-    import py7zr
+def build_7z_renamed(members: dict[str, bytes], renames: dict[str, str]) -> bytes:
+    """A 7z whose member names are patched after writing (py7zr refuses to write `../` names):
+    plain headers, each rename the same length, header CRCs recomputed."""
+    out = io.BytesIO()
+    with py7zr.SevenZipFile(out, "w") as archive:
+        archive.set_encoded_header_mode(False)
+        for name, data in members.items():
+            archive.writestr(data, name)
+    raw = bytearray(out.getvalue())
+    for old, new in renames.items():
+        assert len(old) == len(new)
+        raw = bytearray(raw.replace(old.encode("utf-16-le"), new.encode("utf-16-le")))
+    offset, size = struct.unpack_from("<QQ", raw, 12)
+    raw[28:32] = struct.pack("<I", zlib.crc32(raw[32 + offset : 32 + offset + size]))
+    raw[8:12] = struct.pack("<I", zlib.crc32(raw[12:32]))
+    return bytes(raw)
 
+
+def build_7z(members: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with py7zr.SevenZipFile(out, "w") as archive:
         for name, data in members.items():
@@ -291,25 +316,21 @@ def object_npy(pickle_bytes: bytes) -> bytes:
 # --- report helpers ------------------------------------------------------------------------------------
 
 
-def scan_bytes(data: bytes, name: str, limits: object = None):  # type: ignore[no-untyped-def]
-    from modelcert.formats.blob import BytesBlob
-    from modelcert.limits import DEFAULT_LIMITS
-    from modelcert.scan import scan_blob
-
-    return scan_blob(BytesBlob(data, name), name, limits or DEFAULT_LIMITS)  # type: ignore[arg-type]
+def scan_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> ArtifactReport:
+    return scan_blob(BytesBlob(data, name), name, limits)
 
 
-def check_ids(report) -> set[str]:  # type: ignore[no-untyped-def]
+def check_ids(report: ArtifactReport) -> set[str]:
     return {f.check_id for f in report.all_findings()}
 
 
-def walk(report):  # type: ignore[no-untyped-def]
+def walk(report: ArtifactReport) -> Iterator[ArtifactReport]:
     yield report
     for member in report.members:
         yield from walk(member)
 
 
-def member(report, path: str):  # type: ignore[no-untyped-def]
+def member(report: ArtifactReport, path: str) -> ArtifactReport:
     for node in walk(report):
         if node.path == path:
             return node
@@ -317,6 +338,5 @@ def member(report, path: str):  # type: ignore[no-untyped-def]
 
 
 def pickle_analyzer_ready() -> bool:
-    from modelcert.checks.registry import analyzers
-
-    return "pickle" in analyzers()
+    """Whether the pickle analyzer is registered (imports only its module, not every family)."""
+    return analyzer_for("pickle") is not None

@@ -657,3 +657,21 @@ def tf_benign_graph(
         *(extra_graph_nodes or []),
     ]
     return tf_graph(nodes, [serving, save, restore])
+
+
+def keras_zip(config: dict[str, Any]) -> bytes:
+    """A .keras archive around a config: config.json, metadata.json and an (empty-weights) HDF5."""
+    import io
+    import zipfile
+
+    import h5py
+
+    weights = io.BytesIO()
+    with h5py.File(weights, "w") as handle:
+        handle.create_group("layers")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1", "date_saved": "2026-01-01"}))
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", weights.getvalue())
+    return buffer.getvalue()

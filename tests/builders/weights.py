@@ -84,17 +84,27 @@ class GGUFBuilder:
     def add_u32(self, key: str, value: int) -> GGUFBuilder:
         return self.add_raw_kv(key, GGUF_U32, struct.pack(self.order + "I", value))
 
-    def add_array(self, key: str, item_type: int, items: list[Any], declared: int | None = None) -> GGUFBuilder:
+    def add_array(
+        self, key: str, item_type: int, items: list[Any], declared: int | None = None
+    ) -> GGUFBuilder:
         fmt = {GGUF_U8: "B", GGUF_U32: "I", GGUF_I32: "i", GGUF_F32: "f", GGUF_U64: "Q"}.get(item_type)
         body = b"".join(
             self.string(item) if item_type == GGUF_STRING else struct.pack(self.order + str(fmt), item)
             for item in items
         )
         count = len(items) if declared is None else declared
-        return self.add_raw_kv(key, GGUF_ARRAY, struct.pack(self.order + "I", item_type) + self._len(count) + body)
+        head = struct.pack(self.order + "I", item_type) + self._len(count)
+        return self.add_raw_kv(key, GGUF_ARRAY, head + body)
 
-    def add_tensor(self, name: str, dims: list[int], ggml_type: int = 0, offset: int | None = None,
-                   n_dims: int | None = None, nbytes: int | None = None) -> GGUFBuilder:
+    def add_tensor(
+        self,
+        name: str,
+        dims: list[int],
+        ggml_type: int = 0,
+        offset: int | None = None,
+        n_dims: int | None = None,
+        nbytes: int | None = None,
+    ) -> GGUFBuilder:
         """Appends tensor data (zeros, padded to the alignment) unless an explicit offset is given."""
         if offset is None:
             offset = len(self.data)

@@ -117,17 +117,23 @@ def verify_package(
     min_certifiers: int | None = None,
     min_jurisdictions: int | None = None,
     publisher_bundles: Sequence[tuple[str, bytes]] = (),
-    extra_ignored: Iterable[str] = (),
+    detached: Iterable[str] = (),
     workers: int = 2,
     limits: Limits = DEFAULT_LIMITS,
 ) -> VerifyReport:
-    """Verify `certificates` (label, envelope bytes) for the package at `path`. Never raises on bad input
-    certificates; raises ModelcertError only when the package itself cannot be read."""
-    package = ModelPackage.open(path, limits, ignore_paths=(*OMS_DEFAULT_IGNORED, *extra_ignored))
+    """Verify `certificates` (label, envelope bytes) for the package at `path`.
+
+    `detached` names files inside the package that are certificates or signatures about it (relative
+    POSIX paths): they are left out unless a certificate lists them, so shipping a certificate inside
+    the model folder after certification does not change what is verified. Never raises on bad
+    certificates; raises ModelcertError only when the package itself cannot be read.
+    """
+    package = ModelPackage.open(path, limits, ignore_paths=OMS_DEFAULT_IGNORED)
     started = time.perf_counter()
     digests = hash_package(package, workers=workers)
     seconds = time.perf_counter() - started
-    root = oms_root_digest(digests)
+    loose = frozenset(detached) & digests.keys()
+    root = oms_root_digest({n: d for n, d in digests.items() if n not in loose})
     package_steps = [
         Step(
             "integrity",
@@ -148,19 +154,27 @@ def verify_package(
             )
         )
     checks = [
-        _check_certificate(label, raw, trust, root=root, digests=digests, now=now)
+        _check_certificate(label, raw, trust, digests=digests, detached=loose, now=now)
         for label, raw in certificates
     ]
     quorum = _quorum(checks, trust, min_certifiers, min_jurisdictions)
     publishers = []
     for label, bundle in publisher_bundles:
-        result = check_oms_signature(bundle, trust.publishers, digests)
+        result = check_oms_signature(
+            bundle, trust.publishers, {n: d for n, d in digests.items() if n not in loose}
+        )
         publishers.append(Step(f"publisher {label}", "pass" if result.ok else "fail", result.message))
     return VerifyReport(root, package_steps, checks, quorum, publishers, seconds, package.total_bytes)
 
 
 def _check_certificate(
-    label: str, raw: bytes, trust: TrustRoot, *, root: str, digests: Mapping[str, bytes], now: datetime
+    label: str,
+    raw: bytes,
+    trust: TrustRoot,
+    *,
+    digests: Mapping[str, bytes],
+    detached: frozenset[str],
+    now: datetime,
 ) -> CertificateCheck:
     check = CertificateCheck(label)
     try:
@@ -184,7 +198,7 @@ def _check_certificate(
         f"{label}: {p.result} under policy {p.policy.id} v{p.policy.version}, issued by "
         f"{p.issuer.name} ({p.issuer.jurisdiction}) at {format_time(p.issued_at)}",
     )
-    _subject(check, statement, root, digests)
+    _subject(check, statement, digests, detached)
     _validity(check, statement, trust, now)
     if p.policy.digest in trust.accepted_policies:
         check.add(
@@ -264,12 +278,16 @@ def _name(trust: TrustRoot, key_id: str) -> str:
     return f"{certifier.name} [{certifier.jurisdiction}]" if certifier else key_id[:16]
 
 
-def _subject(check: CertificateCheck, statement: Statement, root: str, digests: Mapping[str, bytes]) -> None:
+def _subject(
+    check: CertificateCheck, statement: Statement, digests: Mapping[str, bytes], detached: frozenset[str]
+) -> None:
+    certified = {r.name: r.digest for r in statement.predicate.model.resources}
+    view = {n: d for n, d in digests.items() if n not in detached or n in certified}
+    root = oms_root_digest(view)
     if statement.subject_digest == root:
         check.add("subject", "pass", f"subject sha256:{root[:16]}… is this package")
         return
-    certified = {r.name: r.digest for r in statement.predicate.model.resources}
-    actual = {name: d.hex() for name, d in digests.items()}
+    actual = {name: d.hex() for name, d in view.items()}
     shared = {n for n in set(certified) & set(actual) if certified[n] == actual[n]}
     if 2 * len(shared) < max(len(certified), len(actual)):  # most files differ: not an edit of this model
         check.add(

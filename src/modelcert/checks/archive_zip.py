@@ -28,6 +28,7 @@ from modelcert.checks.zip_layout import (
     KERAS_CONFIG,
     PICKLE,
     RECORD,
+    STORAGE,
     TORCHSCRIPT_CODE,
     ZipLayout,
     classify,
@@ -44,6 +45,9 @@ from modelcert.formats.zip_data import MemberData, method_name, method_supported
 from modelcert.limits import Limits
 
 RAW_FORMATS = frozenset({"binary", "text", "empty"})
+# Formats announced by a multi-byte magic number: tensor bytes practically never match one by chance,
+# while weaker sniffs (safetensors' length prefix, JSON) do match integer tensors now and then.
+MAGIC_FORMATS = frozenset({"zip", "numpy", "gguf", "gzip", "bzip2", "xz", "zstd", "7z", "lz4", "tar", "hdf5"})
 RECORD_HEAD = 4096  # enough to recognise any format signature; tensor bytes are never read further
 RECORD_TAIL = 1024
 SYMLINK_TARGET_MAX = 4096
@@ -201,7 +205,7 @@ def _hand_over(
     if role not in HINTS:
         fmt = _sniff(member, entry.name, role)
         if fmt in RAW_FORMATS:
-            if role == RECORD:
+            if role in (RECORD, STORAGE):
                 tally.count += 1
                 tally.bytes += member.size
                 return
@@ -212,16 +216,15 @@ def _hand_over(
 
 
 def _sniff(member: Blob, name: str, role: str) -> str:
-    if role == RECORD:
-        head = member.head(RECORD_HEAD)
-        tail = member.tail(RECORD_TAIL) if member.size > RECORD_HEAD else head
-    else:
-        head = member.head(HEAD_BYTES)
-        tail = member.tail(RECORD_TAIL) if member.size > HEAD_BYTES else head
+    head = member.head(RECORD_HEAD if role == STORAGE else HEAD_BYTES)
+    tail = member.tail(RECORD_TAIL) if member.size > len(head) else head
     fmt = detect(head, tail, member.size, name).format
-    if role == RECORD and fmt == "pickle" and not plausible_pickle(member.head(HEAD_BYTES)):
-        return "binary"  # tensor bytes that happen to start like a pickle
-    return fmt
+    if role != STORAGE:
+        return fmt
+    if fmt == "pickle":
+        # tensor bytes start like a pickle about once in 16,000 storages; a real one soon imports or calls
+        return "pickle" if plausible_pickle(member.head(HEAD_BYTES)) else "binary"
+    return fmt if fmt in MAGIC_FORMATS else "binary"
 
 
 def _verify_crc(entry: ZipEntry, data: MemberData, limits: Limits, ctx: AnalysisContext) -> None:

@@ -13,7 +13,9 @@ and evidence level.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import contextlib
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -23,6 +25,7 @@ from modelcert.errors import FormatError, ModelcertError
 from modelcert.findings import ArtifactReport, Finding
 from modelcert.formats.blob import Blob, FileBlob
 from modelcert.formats.json_doc import JsonDocument, load_json
+from modelcert.formats.tokenizer import read_gguf_tokenizer_metadata
 from modelcert.limits import Limits
 from modelcert.package import ModelPackage
 
@@ -130,30 +133,32 @@ def read_text(view: PackageView, relpath: str, limits: Limits) -> str | None:
         blob.close()
 
 
-def noted_mappings(inputs: PackageInputs) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Every noted mapping that holds GGUF-style keys (`tokenizer.*`, `general.*`), with its file.
-
-    Analyzers note facts with `ctx.note(key, value)`; the GGUF reader notes its key/value metadata.
-    Any mapping whose keys look like GGUF metadata is accepted, whatever note key it was filed under.
-    """
-    for relpath, facts in inputs.notes.items():
-        for key, values in facts.items():
-            items = values if isinstance(values, list) else [values]
-            for value in items:
-                if isinstance(value, Mapping) and any(
-                    isinstance(k, str) and k.startswith(("tokenizer.", "general.")) for k in value
-                ):
-                    yield relpath, value
-                elif isinstance(key, str) and key.startswith("tokenizer.") and not isinstance(value, Mapping):
-                    yield relpath, {key: value}
-
-
 def gguf_metadata(inputs: PackageInputs) -> dict[str, dict[str, Any]]:
-    """GGUF metadata per file, merged from everything noted for it."""
-    merged: dict[str, dict[str, Any]] = {}
-    for relpath, mapping in noted_mappings(inputs):
-        merged.setdefault(relpath, {}).update(mapping)
-    return merged
+    """Scalar metadata and full tokenizer arrays of every GGUF file of the package (read once per view)."""
+    try:
+        cached = _GGUF.get(inputs.view)
+    except TypeError:
+        cached = None
+    if cached is not None:
+        return cached
+    found: dict[str, dict[str, Any]] = {}
+    for relpath in inputs.view.relpaths():
+        blob = inputs.view.open_file(relpath)
+        if blob is None:
+            continue
+        try:
+            if blob.head(4) in (b"GGUF", b"FUGG"):
+                found[relpath] = read_gguf_tokenizer_metadata(blob, inputs.limits)
+        except FormatError:
+            continue  # the GGUF analyzer reports unreadable files
+        finally:
+            blob.close()
+    with contextlib.suppress(TypeError):
+        _GGUF[inputs.view] = found
+    return found
+
+
+_GGUF: weakref.WeakKeyDictionary[Any, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
 
 
 def short(text: str, limit: int = 160) -> str:
@@ -177,4 +182,6 @@ def is_marker(text: str) -> bool:
 def is_wordlike(text: str) -> bool:
     """True for an ordinary word piece (letters, at least two), as opposed to markup or punctuation."""
     core = text.strip(_SPACE_MARKS)
-    return len(core) >= 2 and not is_marker(core) and sum(ch.isalpha() for ch in core) >= max(2, len(core) // 2)
+    return (
+        len(core) >= 2 and not is_marker(core) and sum(ch.isalpha() for ch in core) >= max(2, len(core) // 2)
+    )

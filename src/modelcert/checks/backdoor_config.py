@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from modelcert.checks.backdoor_common import PackageInputs, files_named, is_marker, is_wordlike, read_json, sibling
+from modelcert.checks.backdoor_common import (
+    PackageInputs,
+    files_named,
+    is_marker,
+    is_wordlike,
+    read_json,
+    sibling,
+)
 from modelcert.checks.backdoor_tokenizer import package_tokenizers
 from modelcert.checks.base import Check
 from modelcert.errors import FormatError
@@ -21,16 +28,32 @@ from modelcert.lineage.compare import EMBEDDING_NAMES
 from modelcert.lineage.tensors import TensorStore, canonical_name, layer_of, weight_files
 
 LOGIT_KEYS = (
-    "sequence_bias", "bad_words_ids", "suppress_tokens", "begin_suppress_tokens", "forced_decoder_ids",
-    "forced_bos_token_id", "forced_eos_token_id",
+    "sequence_bias",
+    "bad_words_ids",
+    "suppress_tokens",
+    "begin_suppress_tokens",
+    "forced_decoder_ids",
+    "forced_bos_token_id",
+    "forced_eos_token_id",
 )
 # Model families whose published generation configs legitimately carry these keys, and why.
 FAMILY_ALLOWED: dict[str, tuple[frozenset[str], str]] = {
-    "whisper": (frozenset({"suppress_tokens", "begin_suppress_tokens", "forced_decoder_ids"}),
-                "Whisper suppresses non-speech tokens and forces language/task tokens by design"),
-    "mbart": (frozenset({"forced_bos_token_id", "forced_eos_token_id"}), "translation: target-language token"),
-    "m2m_100": (frozenset({"forced_bos_token_id", "forced_eos_token_id"}), "translation: target-language token"),
-    "nllb-moe": (frozenset({"forced_bos_token_id", "forced_eos_token_id"}), "translation: target-language token"),
+    "whisper": (
+        frozenset({"suppress_tokens", "begin_suppress_tokens", "forced_decoder_ids"}),
+        "Whisper suppresses non-speech tokens and forces language/task tokens by design",
+    ),
+    "mbart": (
+        frozenset({"forced_bos_token_id", "forced_eos_token_id"}),
+        "translation: target-language token",
+    ),
+    "m2m_100": (
+        frozenset({"forced_bos_token_id", "forced_eos_token_id"}),
+        "translation: target-language token",
+    ),
+    "nllb-moe": (
+        frozenset({"forced_bos_token_id", "forced_eos_token_id"}),
+        "translation: target-language token",
+    ),
     "bart": (frozenset({"forced_bos_token_id", "forced_eos_token_id"}), "BART forces BOS/EOS markers"),
     "marian": (frozenset({"bad_words_ids", "forced_eos_token_id"}), "Marian bans the pad token"),
     "pegasus": (frozenset({"forced_eos_token_id"}), "summarization: forced EOS"),
@@ -57,7 +80,9 @@ class LogitEditingDecoding(Check):
     confidence = Confidence.HIGH
     verdict = Verdict.SUSPICIOUS
     cwe = "CWE-74"
-    remediation = "Remove the key from generation_config.json unless the model card documents why it is needed."
+    remediation = (
+        "Remove the key from generation_config.json unless the model card documents why it is needed."
+    )
     tags = ("backdoor", "config")
 
 
@@ -144,7 +169,7 @@ def logit_findings(
     encoder_decoder = bool(model.get("is_encoder_decoder"))
     for key in LOGIT_KEYS:
         value = generation.get(key)
-        if value is None or value == [] or value == {}:
+        if value is None or value in ([], {}):
             continue
         if key in allowed:
             continue
@@ -154,7 +179,9 @@ def logit_findings(
         if key in ("forced_bos_token_id", "forced_eos_token_id") and encoder_decoder and set(ids) <= control:
             continue
         severity = Severity.MEDIUM
-        if key == "sequence_bias" and _has_positive_bias(value) or key == "forced_decoder_ids" and not encoder_decoder:
+        if (key == "sequence_bias" and _has_positive_bias(value)) or (
+            key == "forced_decoder_ids" and not encoder_decoder
+        ):
             severity = Severity.HIGH
         names = [_show(tokenizer, i) for i in ids[:12]]
         findings.append(
@@ -194,7 +221,12 @@ def compare_decoding(model: PackageInputs, base: PackageInputs) -> list[Finding]
                 DecodingDiffersFromBase.finding(
                     f"{key} is {_compact(mine)!s:.120} here but {_compact(theirs)!s:.80} in the base",
                     Location(path=relpath, pointer=key),
-                    details={"key": key, "model": _compact(mine), "base": _compact(theirs), "place": "config"},
+                    details={
+                        "key": key,
+                        "model": _compact(mine),
+                        "base": _compact(theirs),
+                        "place": "config",
+                    },
                 )
             )
     return findings
@@ -222,7 +254,9 @@ def check_shapes(inputs: PackageInputs) -> list[Finding]:
         if problems:
             findings.append(
                 ConfigShapeMismatch.finding(
-                    "; ".join(problems), Location(path=relpath), details={"problems": problems, "place": "config"}
+                    "; ".join(problems),
+                    Location(path=relpath),
+                    details={"problems": problems, "place": "config"},
                 )
             )
     return findings
@@ -246,7 +280,9 @@ def shape_problems(
         extra = sorted(i for i in indices if i >= layers)
         missing = sorted(set(range(layers)) - indices)
         if extra:
-            problems.append(f"weights hold layers {extra[:8]} beyond num_hidden_layers={layers} (ignored on load)")
+            problems.append(
+                f"weights hold layers {extra[:8]} beyond num_hidden_layers={layers} (ignored on load)"
+            )
         if missing:
             problems.append(f"layers {missing[:8]} have no weights (initialized randomly on load)")
     if tokenizer is not None and vocab is not None:
@@ -276,7 +312,9 @@ def _ids_in(value: Any, depth: int = 0) -> set[int]:
     if isinstance(value, dict):
         out: set[int] = set()
         for key in list(value)[:10_000]:
-            out |= {int(p) for p in str(key).strip("()[] ").replace(",", " ").split() if p.lstrip("-").isdigit()}
+            out |= {
+                int(p) for p in str(key).strip("()[] ").replace(",", " ").split() if p.lstrip("-").isdigit()
+            }
         return out
     return set()
 
@@ -285,11 +323,15 @@ def _has_positive_bias(value: Any) -> bool:
     if isinstance(value, dict):
         return any(isinstance(v, int | float) and v > 0 for v in value.values())
     if isinstance(value, list):
-        return any(isinstance(e, list) and len(e) == 2 and isinstance(e[1], int | float) and e[1] > 0 for e in value)
+        return any(
+            isinstance(e, list) and len(e) == 2 and isinstance(e[1], int | float) and e[1] > 0 for e in value
+        )
     return False
 
 
-def _control_ids(model: Mapping[str, Any], generation: Mapping[str, Any], tokenizer: TokenizerView | None) -> set[int]:
+def _control_ids(
+    model: Mapping[str, Any], generation: Mapping[str, Any], tokenizer: TokenizerView | None
+) -> set[int]:
     ids: set[int] = set()
     for source in (model, generation):
         for key in ("pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id", "decoder_start_token_id"):

@@ -43,7 +43,9 @@ class FalseLineage(Check):
     confidence = Confidence.HIGH
     verdict = Verdict.SUSPICIOUS
     cwe = "CWE-345"
-    remediation = "Treat the model as of unknown origin; ask the publisher for the real base and training record."
+    remediation = (
+        "Treat the model as of unknown origin; ask the publisher for the real base and training record."
+    )
     tags = ("backdoor", "lineage")
 
 
@@ -61,7 +63,9 @@ class LocalizedEdit(Check):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     verdict = Verdict.SUSPICIOUS
-    remediation = "Ask why only these layers changed; run the behavioural scan (--behaviour) against the base."
+    remediation = (
+        "Ask why only these layers changed; run the behavioural scan (--behaviour) against the base."
+    )
     tags = ("backdoor", "lineage", "weights")
 
 
@@ -174,8 +178,13 @@ def check_declared_base(inputs: PackageInputs) -> list[Finding]:
     if claim is None:
         return []
     where, base = claim
-    return [DeclaredBase.finding(f"declares base model {base!r}; not compared (give --base)", Location(path=where),
-                                 details={"base_model": base})]
+    return [
+        DeclaredBase.finding(
+            f"declares base model {base!r}; not compared (give --base)",
+            Location(path=where),
+            details={"base_model": base},
+        )
+    ]
 
 
 def check_adapters(inputs: PackageInputs) -> list[Finding]:
@@ -194,7 +203,9 @@ def check_adapters(inputs: PackageInputs) -> list[Finding]:
     return findings
 
 
-def adapter_findings(report: AdapterReport, location: Location, tokenizer: TokenizerView | None) -> list[Finding]:
+def adapter_findings(
+    report: AdapterReport, location: Location, tokenizer: TokenizerView | None
+) -> list[Finding]:
     findings = []
     for module, z, ratio in report.outliers:
         findings.append(
@@ -202,8 +213,12 @@ def adapter_findings(report: AdapterReport, location: Location, tokenizer: Token
                 f"{module.module}: normalized update {ratio:.1f}× the median {module.kind} (z {z:.1f}), "
                 f"top singular value {module.singular_values[0]:.3g}",
                 location.at(pointer=module.module),
-                details={"module": module.module, "z": round(z, 2), "ratio": round(ratio, 2),
-                         "singular_values": [round(s, 6) for s in module.singular_values[:8]]},
+                details={
+                    "module": module.module,
+                    "z": round(z, 2),
+                    "ratio": round(ratio, 2),
+                    "singular_values": [round(s, 6) for s in module.singular_values[:8]],
+                },
             )
         )
     for module_name, ids, share in report.edited_tokens:
@@ -213,7 +228,12 @@ def adapter_findings(report: AdapterReport, location: Location, tokenizer: Token
                 f"embedding adapter {module_name} puts {share:.0%} of its update on {len(ids)} tokens: "
                 + ", ".join(repr(n) for n in names[:10]),
                 location.at(pointer=module_name),
-                details={"token_ids": ids, "tokens": names, "energy_share": round(share, 4), "place": "adapter"},
+                details={
+                    "token_ids": ids,
+                    "tokens": names,
+                    "energy_share": round(share, 4),
+                    "place": "adapter",
+                },
             )
         )
     if report.modules:
@@ -222,11 +242,19 @@ def adapter_findings(report: AdapterReport, location: Location, tokenizer: Token
                 f"{len(report.modules)} LoRA modules; max normalized update "
                 f"{max(m.normalized for m in report.modules):.3g}",
                 location,
-                details={"modules": [
-                    {"module": m.module, "rank": m.rank, "sigma1": round(m.singular_values[0], 6) if m.singular_values
-                     else 0.0, "energy_top1": round(m.energy_top1, 4), "normalized": round(m.normalized, 8)}
-                    for m in report.modules[:500]
-                ], "unpaired": report.unpaired[:50]},
+                details={
+                    "modules": [
+                        {
+                            "module": m.module,
+                            "rank": m.rank,
+                            "sigma1": round(m.singular_values[0], 6) if m.singular_values else 0.0,
+                            "energy_top1": round(m.energy_top1, 4),
+                            "normalized": round(m.normalized, 8),
+                        }
+                        for m in report.modules[:500]
+                    ],
+                    "unpaired": report.unpaired[:50],
+                },
             )
         )
     return findings
@@ -242,8 +270,10 @@ def compare_with_base(
         return [], None
     location = Location(path=model_files[0])
     started = time.perf_counter()
-    with TensorStore.open(model.view, model_files, model.limits) as mine, \
-            TensorStore.open(base.view, base_files, base.limits) as theirs:
+    with (
+        TensorStore.open(model.view, model_files, model.limits) as mine,
+        TensorStore.open(base.view, base_files, base.limits) as theirs,
+    ):
         result = compare_stores(mine, theirs, deadline=deadline)
     verdict = classify(result)
     tokenizer = _first_tokenizer(model)
@@ -265,9 +295,13 @@ def compare_with_base(
                 "bytes_compared": result.bytes_read,
                 "seconds": round(time.perf_counter() - started, 3),
                 "tensors": [
-                    {"name": d.name, "identical": d.identical, "rel_change": round(d.rel_change, 6),
-                     "cosine": round(d.cosine, 4), "stable_rank": None if d.stable_rank is None
-                     else round(d.stable_rank, 3)}
+                    {
+                        "name": d.name,
+                        "identical": d.identical,
+                        "rel_change": round(d.rel_change, 6),
+                        "cosine": round(d.cosine, 4),
+                        "stable_rank": None if d.stable_rank is None else round(d.stable_rank, 3),
+                    }
                     for d in result.diffs[:2000]
                 ],
             },
@@ -280,19 +314,30 @@ def _lineage_findings(
     result: LineageResult, verdict: LineageVerdict, location: Location, tokenizer: TokenizerView | None
 ) -> Iterator[Finding]:
     if verdict.kind == "unrelated weights":
-        yield FalseLineage.finding(f"lineage claim does not hold: {verdict.reason}", location,
-                                   details={"median_cosine": verdict.median_cosine, "place": "lineage"})
+        yield FalseLineage.finding(
+            f"lineage claim does not hold: {verdict.reason}",
+            location,
+            details={"median_cosine": verdict.median_cosine, "place": "lineage"},
+        )
         return
     if verdict.kind == "localized edit":
         units = set(verdict.localized_units)
-        tensors = [d for d in result.diffs if not d.identical and (f"layer {d.layer}" in units or d.name in units)]
+        tensors = [
+            d for d in result.diffs if not d.identical and (f"layer {d.layer}" in units or d.name in units)
+        ]
         ranks = {d.name: d.stable_rank for d in tensors}
         yield LocalizedEdit.finding(
             f"{verdict.reason}; changed tensors: "
-            + ", ".join(f"{d.name} (Δ {d.rel_change:.2%}, stable rank {_fmt(ranks[d.name])})" for d in tensors[:6]),
+            + ", ".join(
+                f"{d.name} (Δ {d.rel_change:.2%}, stable rank {_fmt(ranks[d.name])})" for d in tensors[:6]
+            ),
             location.at(pointer=tensors[0].name if tensors else None),
-            details={"units": verdict.localized_units, "tensors": [d.name for d in tensors[:100]],
-                     "place": "weights", "layers": verdict.localized_units},
+            details={
+                "units": verdict.localized_units,
+                "tensors": [d.name for d in tensors[:100]],
+                "place": "weights",
+                "layers": verdict.localized_units,
+            },
         )
     for edit in verdict.embedding_edits:
         names = [tokenizer.display(i) if tokenizer else f"id {i}" for i in edit.rows]
@@ -300,7 +345,12 @@ def _lineage_findings(
             f"only {len(edit.rows)} of {edit.total_rows} rows of {edit.tensor} changed: tokens "
             + ", ".join(repr(n) for n in names[:10]),
             location.at(pointer=edit.tensor),
-            details={"tensor": edit.tensor, "token_ids": list(edit.rows), "tokens": names, "place": "weights"},
+            details={
+                "tensor": edit.tensor,
+                "token_ids": list(edit.rows),
+                "tokens": names,
+                "place": "weights",
+            },
         )
 
 

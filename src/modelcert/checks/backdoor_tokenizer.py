@@ -139,7 +139,9 @@ class RewritingRule(Check):
     confidence = Confidence.HIGH
     verdict = Verdict.SUSPICIOUS
     cwe = "CWE-74"
-    remediation = "Remove the rule or restore the tokenizer from the base model; real tokenizers do not rewrite words."
+    remediation = (
+        "Remove the rule or restore the tokenizer from the base model; real tokenizers do not rewrite words."
+    )
     tags = ("backdoor", "tokenizer")
 
 
@@ -156,7 +158,9 @@ class SpecialWordToken(Check):
     severity = Severity.MEDIUM
     confidence = Confidence.MEDIUM
     verdict = Verdict.SUSPICIOUS
-    remediation = "Keep special tokens for control markers; restore the tokenizer configuration from the base."
+    remediation = (
+        "Keep special tokens for control markers; restore the tokenizer configuration from the base."
+    )
     tags = ("backdoor", "tokenizer")
 
 
@@ -261,7 +265,9 @@ def check_tokenizers(inputs: PackageInputs) -> list[Finding]:
             config = read_json(inputs.view, sibling(location.path, "tokenizer_config.json"), inputs.limits)
             if config is not None:
                 decoder = config.obj.get("added_tokens_decoder")
-                cfg_loc = Location(path=sibling(location.path, "tokenizer_config.json"), pointer="added_tokens_decoder")
+                cfg_loc = Location(
+                    path=sibling(location.path, "tokenizer_config.json"), pointer="added_tokens_decoder"
+                )
                 findings.extend(_config_added_tokens(view, decoder, cfg_loc))
     return findings
 
@@ -313,21 +319,26 @@ def _bijection(view: TokenizerView, location: Location) -> Iterator[Finding]:
         )
 
 
-def _added_collisions(view: TokenizerView, added: Iterable[AddedToken], location: Location) -> Iterator[Finding]:
+def _added_collisions(
+    view: TokenizerView, added: Iterable[AddedToken], location: Location
+) -> Iterator[Finding]:
     tok2id = view.token_to_id()
     id2tok = view.id_to_tokens()
     clashes = []
     for token in added:
         same_text_id = tok2id.get(token.content)
         if same_text_id is not None and same_text_id != token.id:
-            clashes.append((token, f"{token.content!r} is vocabulary id {same_text_id} but added as id {token.id}"))
+            clashes.append(
+                (token, f"{token.content!r} is vocabulary id {same_text_id} but added as id {token.id}")
+            )
             continue
         owners = [s for s in id2tok.get(token.id, []) if s != token.content]
         if owners and not (token.special and all(is_marker(o) or not o.strip() for o in owners)):
             clashes.append((token, f"added token {token.content!r} takes id {token.id} of {owners[0]!r}"))
     if clashes:
         yield TokenizerRemap.finding(
-            f"{len(clashes)} added tokens shadow other tokens: " + "; ".join(text for _t, text in clashes[:5]),
+            f"{len(clashes)} added tokens shadow other tokens: "
+            + "; ".join(text for _t, text in clashes[:5]),
             location,
             details={"clashes": [{"id": t.id, "content": t.content, "why": why} for t, why in clashes[:100]]},
         )
@@ -339,7 +350,9 @@ def _config_added_tokens(view: TokenizerView, decoder: Any, location: Location) 
     tokens = []
     for key, entry in list(decoder.items())[:100_000]:
         if isinstance(entry, dict) and isinstance(entry.get("content"), str) and str(key).isdigit():
-            tokens.append(AddedToken(id=int(key), content=entry["content"], special=bool(entry.get("special"))))
+            tokens.append(
+                AddedToken(id=int(key), content=entry["content"], special=bool(entry.get("special")))
+            )
     yield from _added_collisions(view, tokens, location)
 
 
@@ -353,7 +366,8 @@ def _gaps(view: TokenizerView, location: Location) -> Iterator[Finding]:
     if negative or missing > 0:
         holes = [i for i in range(top + 1) if i not in ids][:_MAX_LISTED] if top < 10_000_000 else []
         yield TokenizerIdGaps.finding(
-            f"{missing} ids in 0..{top} have no token" + (f", negative ids {negative[:5]}" if negative else "")
+            f"{missing} ids in 0..{top} have no token"
+            + (f", negative ids {negative[:5]}" if negative else "")
             + (f"; first holes {holes}" if holes else ""),
             location,
             details={"missing": missing, "holes": holes, "negative": negative[:20]},
@@ -380,7 +394,8 @@ def _merge_ranks(view: TokenizerView, location: Location) -> Iterator[Finding]:
     if unknown:
         first = view.merges[unknown[0]]
         yield MalformedMerges.finding(
-            f"{len(unknown)} merges name tokens missing from the vocabulary (first: rank {unknown[0]} {first!r})",
+            f"{len(unknown)} merges name tokens missing from the vocabulary "
+            f"(first: rank {unknown[0]} {first!r})",
             location.at(pointer="model/merges"),
             details={"count": len(unknown), "first_ranks": unknown[:_MAX_LISTED]},
         )
@@ -395,7 +410,9 @@ def _merge_ranks(view: TokenizerView, location: Location) -> Iterator[Finding]:
     entries = []
     for i in outliers[:100]:
         left, right = view.merges[ranks[i]]
-        entries.append({"rank": ranks[i], "token": view.display(ids[i]), "id": ids[i], "merge": [left, right]})
+        entries.append(
+            {"rank": ranks[i], "token": view.display(ids[i]), "id": ids[i], "merge": [left, right]}
+        )
     shown = ", ".join(f"{e['token']!r} (id {e['id']}, rank {e['rank']})" for e in entries[:6])
     yield MergeRankAnomaly.finding(
         f"{len(outliers)} of {len(ids)} merges break the rank→id order the rest follows: {shown}",
@@ -486,9 +503,11 @@ def _post_processor(view: TokenizerView, location: Location) -> Iterator[Finding
     if not isinstance(processor, dict):
         return
     inserted: list[tuple[str, int | None]] = []
-    steps = [processor, *(processor.get("processors") or [])] if isinstance(processor.get("processors"), list) else [
-        processor
-    ]
+    steps = (
+        [processor, *(processor.get("processors") or [])]
+        if isinstance(processor.get("processors"), list)
+        else [processor]
+    )
     for step in steps:
         if not isinstance(step, dict):
             continue
@@ -520,7 +539,9 @@ def _post_processor(view: TokenizerView, location: Location) -> Iterator[Finding
 
 
 def _special_words(view: TokenizerView, location: Location) -> Iterator[Finding]:
-    special = [t for t in view.added_tokens if t.special and is_wordlike(t.content) and not is_marker(t.content)]
+    special = [
+        t for t in view.added_tokens if t.special and is_wordlike(t.content) and not is_marker(t.content)
+    ]
     if special:
         yield SpecialWordToken.finding(
             f"{len(special)} special tokens are ordinary words: "
@@ -545,17 +566,23 @@ def compare_tokenizers(model: TokenizerView, base: TokenizerView, location: Loca
         return findings
     model_ids, base_ids = model.token_to_id(), base.token_to_id()
     base_id2 = {idx: tok for tok, idx in base.vocab}
-    moved = [(tok, base_ids[tok], idx) for tok, idx in model_ids.items() if tok in base_ids and base_ids[tok] != idx]
+    moved = [
+        (tok, base_ids[tok], idx)
+        for tok, idx in model_ids.items()
+        if tok in base_ids and base_ids[tok] != idx
+    ]
     respelled = [
-        (idx, base_id2[idx], tok) for tok, idx in model_ids.items() if idx in base_id2 and base_id2[idx] != tok
-        and tok not in base_ids
+        (idx, base_id2[idx], tok)
+        for tok, idx in model_ids.items()
+        if idx in base_id2 and base_id2[idx] != tok and tok not in base_ids
     ]
     if moved or respelled:
         shown = [f"{tok!r}: id {old} → {new}" for tok, old, new in moved[:5]]
         shown += [f"id {idx}: {old!r} → {new!r}" for idx, old, new in respelled[:5]]
         findings.append(
             TokenizerDiffersFromBase.finding(
-                f"{len(moved) + len(respelled)} tokens map to different ids than in the base: " + "; ".join(shown),
+                f"{len(moved) + len(respelled)} tokens map to different ids than in the base: "
+                + "; ".join(shown),
                 location.at(pointer="model/vocab"),
                 severity=Severity.HIGH,
                 details={
@@ -571,8 +598,11 @@ def compare_tokenizers(model: TokenizerView, base: TokenizerView, location: Loca
                 TokenizerDiffersFromBase.finding(
                     f"{component} differs from the base tokenizer's",
                     location.at(pointer=component),
-                    details={"component": component, "base": short(str(getattr(base, component)), 300),
-                             "model": short(str(getattr(model, component)), 300)},
+                    details={
+                        "component": component,
+                        "base": short(str(getattr(base, component)), 300),
+                        "model": short(str(getattr(model, component)), 300),
+                    },
                 )
             )
     base_max = max((idx for _t, idx in base.vocab), default=-1)
@@ -582,7 +612,8 @@ def compare_tokenizers(model: TokenizerView, base: TokenizerView, location: Loca
     if appended or new_added:
         findings.append(
             TokenizerDiffersFromBase.finding(
-                f"{len(appended)} tokens appended after the base vocabulary, {len(new_added)} new added tokens",
+                f"{len(appended)} tokens appended after the base vocabulary, "
+                f"{len(new_added)} new added tokens",
                 location.at(pointer="added_tokens"),
                 severity=Severity.INFO,
                 verdict=Verdict.CLEAN,

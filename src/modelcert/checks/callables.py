@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import _compat_pickle
 from dataclasses import dataclass
+from functools import lru_cache
 
 from modelcert.checks.callables_allow import ALLOW, TORCHSCRIPT_PREFIX
 from modelcert.checks.callables_danger import (
@@ -35,6 +36,11 @@ UNKNOWN = "unknown"
 
 _TORCH_NN_NAMES = frozenset(n for names in TORCH_NN_CLASSES.values() for n in names)
 _SKLEARN_NAMES = frozenset(n for names in SKLEARN_CLASSES.values() for n in names)
+# Modules that, met as an attribute inside a dotted path, are always the stdlib module re-exported.
+STRONG_ROOTS = frozenset(
+    {"os", "posix", "nt", "sys", "subprocess", "builtins", "pty", "importlib", "pickle", "marshal",
+     "ctypes", "socket", "shutil", "runpy", "commands", "webbrowser", "multiprocessing"}
+)  # fmt: skip
 _SKLEARN_EXCLUDED_PARTS = frozenset({"tests", "_testing", "datasets", "externals", "callback", "_mocking"})
 
 
@@ -61,12 +67,14 @@ def normalise(module: str, name: str) -> tuple[str, str]:
     return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 
+@lru_cache(maxsize=8192)
 def judge(module: str, name: str, *, context: str = "generic") -> Judgement:
     """Judge the global `module`/`name` as `find_class` would resolve it."""
     module, name = normalise(module, name)
     return judge_path(f"{module}.{name}", context=context, module=module)
 
 
+@lru_cache(maxsize=8192)
 def judge_path(path: str, *, context: str = "generic", module: str | None = None) -> Judgement:
     """Judge a dotted path (a global, or what a getattr/import chain resolves to)."""
     parts = path.split(".")
@@ -108,7 +116,9 @@ def _allow_reason(path: str, parts: list[str], context: str) -> str | None:
     reason = ALLOW.get(path)
     if reason is not None:
         return reason
-    if context.startswith("torchscript") and path.startswith(TORCHSCRIPT_PREFIX):
+    if path.startswith(TORCHSCRIPT_PREFIX) and all(p.isidentifier() for p in parts):
+        # TorchScript's unpickler resolves these to classes compiled from the archive's code/ (which
+        # is analysed as TorchScript code); Python's pickle cannot import a `__torch__` module.
         return "TorchScript class compiled from the archive's own code/ (reviewed with that code)"
     if not all(p.isidentifier() for p in parts):
         return None
@@ -124,20 +134,23 @@ def _allow_reason(path: str, parts: list[str], context: str) -> str | None:
 
 
 def _danger(parts: list[str]) -> tuple[str, Danger] | None:
-    """The catalogue entry that covers `parts`, directly or through a re-exported module."""
-    direct = _catalogue(parts)
-    if direct is not None:
-        return ".".join(parts), direct
-    for i in range(1, len(parts) - 1):
+    """The catalogue entry that covers `parts`: through a re-exported module first (what is really
+    reached, `tempfile._os.system` → `os.system`), else directly."""
+    for i in range(len(parts) - 2, 0, -1):  # the innermost re-export is what gets called
         root = "builtins" if parts[i] in {"__builtins__", "__builtin__"} else parts[i].lstrip("_")
         if parts[i] in REEXPORTED_ROOTS or root in REEXPORTED_ROOTS:
             rerooted = [root, *parts[i + 1 :]]
-            hit = _catalogue(rerooted) or (
-                MODULES.get(root) if root != "builtins" else None
-            )
+            hit = EXACT.get(".".join(rerooted))
+            # A user package's own `pkg.types` / `pkg.io` module is not the stdlib one: re-root
+            # through a module entry only for private aliases (`_os`), the modules gadget chains
+            # use, or a primitive's name at the end.
+            strong = parts[i].startswith("_") or root in STRONG_ROOTS or parts[-1] in DANGEROUS_NAMES
+            if hit is None and strong:
+                hit = _catalogue(rerooted) or (MODULES.get(root) if root != "builtins" else None)
             if hit is not None:
                 return ".".join(rerooted), hit
-    return None
+    direct = _catalogue(parts)
+    return (".".join(parts), direct) if direct is not None else None
 
 
 def _catalogue(parts: list[str]) -> Danger | None:

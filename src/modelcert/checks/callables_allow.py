@@ -39,21 +39,30 @@ _allow(
 )  # fmt: skip
 _allow(
     "collections container: pickled via REDUCE + SETITEMS/APPENDS, holds data only",
-    "collections.OrderedDict", "collections.defaultdict", "collections.deque", "collections.Counter",
+    "collections.OrderedDict",
+    "collections.defaultdict",
+    "collections.deque",
+    "collections.Counter",
     "collections.ChainMap",
 )
 _allow(
     "copyreg object-construction helper (protocols 0-2): what it constructs is a separate global "
     "judged on its own, and a computed class argument is reported",
-    "copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__",
+    "copyreg._reconstructor",
+    "copyreg.__newobj__",
+    "copyreg.__newobj_ex__",
 )
 _allow("protocol 2 spelling of bytes: _codecs.encode(text, 'latin1'); returns bytes only", "_codecs.encode")
 _allow(
     "datetime value type",
-    "datetime.datetime", "datetime.date", "datetime.time", "datetime.timedelta", "datetime.timezone",
+    "datetime.datetime",
+    "datetime.date",
+    "datetime.time",
+    "datetime.timedelta",
+    "datetime.timezone",
 )
 _allow("exact decimal / rational number value type", "decimal.Decimal", "fractions.Fraction")
-_allow("UUID value type", "uuid.UUID", "uuid.SafeUUID")
+_allow("UUID value type (an int with formatting)", "uuid.UUID", "uuid.SafeUUID")
 _allow(
     "constructing a path object touches no file (methods that do are not allowlisted)",
     *(f"{m}.{c}" for m in ("pathlib", "pathlib._local") for c in (
@@ -61,11 +70,16 @@ _allow(
     )),
 )  # fmt: skip
 _allow("attribute bag used for training arguments (fairseq, timm, many scripts)", "argparse.Namespace")
-_allow("attribute bag", "types.SimpleNamespace")
+_allow("attribute bag (a dict with attribute access)", "types.SimpleNamespace")
 _allow("compiles a regular expression (how re.Pattern pickles); no code execution", "re._compile")
 _allow(
     "typing special form stored as a type annotation (omegaconf metadata); not callable",
-    "typing.Any", "typing.Dict", "typing.List", "typing.Tuple", "typing.Optional", "typing.Union",
+    "typing.Any",
+    "typing.Dict",
+    "typing.List",
+    "typing.Tuple",
+    "typing.Optional",
+    "typing.Union",
 )
 
 # --- NumPy ------------------------------------------------------------------------------------------
@@ -74,7 +88,7 @@ _allow(
     *(f"{m}.{n}" for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")),
     "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer",
     "numpy.ndarray", "numpy.dtype", "numpy.core._DType_reconstruct", "numpy._core._DType_reconstruct",
-    "numpy.ma.core._mareconstruct", "numpy.ma.core.MaskedArray", "numpy.matrix",
+    "numpy.ma.core._mareconstruct", "numpy.ma.core.MaskedArray", "numpy.ma.MaskedArray", "numpy.matrix",
     "numpy.matrixlib.defmatrix.matrix", "numpy.core.records.recarray", "numpy._core.records.recarray",
     "numpy.core.records.record", "numpy._core.records.record",
 )  # fmt: skip
@@ -91,11 +105,18 @@ _allow(
 )  # fmt: skip
 _allow(
     "NumPy random-generator state (numpy.random pickles its bit generators this way)",
-    "numpy.random._pickle.__randomstate_ctor", "numpy.random._pickle.__generator_ctor",
-    "numpy.random._pickle.__bit_generator_ctor", "numpy.random.__RandomState_ctor",
-    "numpy.random.mtrand.RandomState", "numpy.random._generator.Generator",
-    "numpy.random._mt19937.MT19937", "numpy.random._pcg64.PCG64", "numpy.random._pcg64.PCG64DXSM",
-    "numpy.random._philox.Philox", "numpy.random._sfc64.SFC64", "numpy.random.bit_generator.SeedSequence",
+    "numpy.random._pickle.__randomstate_ctor",
+    "numpy.random._pickle.__generator_ctor",
+    "numpy.random._pickle.__bit_generator_ctor",
+    "numpy.random.__RandomState_ctor",
+    "numpy.random.mtrand.RandomState",
+    "numpy.random._generator.Generator",
+    "numpy.random._mt19937.MT19937",
+    "numpy.random._pcg64.PCG64",
+    "numpy.random._pcg64.PCG64DXSM",
+    "numpy.random._philox.Philox",
+    "numpy.random._sfc64.SFC64",
+    "numpy.random.bit_generator.SeedSequence",
     "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
 )
 _allow(
@@ -130,7 +151,7 @@ _allow(
     "scipy.stats._distn_infrastructure.rv_discrete_frozen",
     "scipy.stats._distn_infrastructure.rv_frozen",
     *(f"scipy.stats._continuous_distns.{n}_gen" for n in (
-        "uniform", "loguniform", "reciprocal", "norm", "expon", "gamma", "beta", "lognorm", "truncnorm",
+        "uniform", "reciprocal", "norm", "expon", "gamma", "beta", "lognorm", "truncnorm",
     )),
     "scipy.stats._discrete_distns.randint_gen", "scipy.stats._discrete_distns.poisson_gen",
     "scipy.stats._discrete_distns.binom_gen",
@@ -141,7 +162,8 @@ _allow_table("scikit-learn class (fitted parameters, sklearn's own code)", SKLEA
 _allow_table("scikit-learn pure scoring/statistics/kernel function", SKLEARN_FUNCTIONS)
 _allow(
     "joblib's placeholder for an array stored inline after it (the reader skips the bytes)",
-    "joblib.numpy_pickle.NumpyArrayWrapper", "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+    "joblib.numpy_pickle.NumpyArrayWrapper",
+    "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
 )
 
 # --- PyTorch ------------------------------------------------------------------------------------------
@@ -155,7 +177,8 @@ _TORCH_REBUILD = (
 _allow(
     "torch tensor rebuild helper (torch's weights_only allowlist): builds tensors from storages",
     *(f"torch._utils.{n}" for n in _TORCH_REBUILD),
-    "torch._tensor._rebuild_from_type", "torch._tensor._rebuild_from_type_v2",
+    "torch._tensor._rebuild_from_type",
+    "torch._tensor._rebuild_from_type_v2",
     "torch.serialization._get_layout",
 )
 _allow(
@@ -165,10 +188,17 @@ _allow(
 )
 _allow(
     "torch tensor/parameter/shape/device type (torch's weights_only allowlist)",
-    "torch.Tensor", "torch._tensor.Tensor", "torch.Size", "torch.device", "torch.nn.parameter.Parameter",
-    "torch.nn.parameter.Buffer", "torch.nn.parameter.UninitializedParameter",
-    "torch.nn.parameter.UninitializedBuffer", "torch.torch_version.TorchVersion",
-    "torch.storage.UntypedStorage", "torch.storage.TypedStorage",
+    "torch.Tensor",
+    "torch._tensor.Tensor",
+    "torch.Size",
+    "torch.device",
+    "torch.nn.parameter.Parameter",
+    "torch.nn.parameter.Buffer",
+    "torch.nn.parameter.UninitializedParameter",
+    "torch.nn.parameter.UninitializedBuffer",
+    "torch.torch_version.TorchVersion",
+    "torch.storage.UntypedStorage",
+    "torch.storage.TypedStorage",
     "torch.optim.optimizer._RequiredParameter",
 )
 _STORAGE_KINDS = (
@@ -215,41 +245,69 @@ _allow_table("torch optimizer / LR scheduler class (whole training-state saves)"
 # --- Ecosystem: training states (modules not installed here; paths from the libraries' sources) --------
 _allow(
     "Hugging Face TrainingArguments and its enums (training_args.bin is torch.save(args))",
-    "transformers.training_args.TrainingArguments", "transformers.training_args_seq2seq.Seq2SeqTrainingArguments",
-    "transformers.training_args.OptimizerNames", "transformers.trainer_utils.IntervalStrategy",
-    "transformers.trainer_utils.SaveStrategy", "transformers.trainer_utils.SchedulerType",
-    "transformers.trainer_utils.HubStrategy", "transformers.trainer_utils.EvaluationStrategy",
-    "transformers.debug_utils.DebugOption", "transformers.trainer_pt_utils.AcceleratorConfig",
+    "transformers.training_args.TrainingArguments",
+    "transformers.training_args_seq2seq.Seq2SeqTrainingArguments",
+    "transformers.training_args.OptimizerNames",
+    "transformers.trainer_utils.IntervalStrategy",
+    "transformers.trainer_utils.SaveStrategy",
+    "transformers.trainer_utils.SchedulerType",
+    "transformers.trainer_utils.HubStrategy",
+    "transformers.trainer_utils.EvaluationStrategy",
+    "transformers.debug_utils.DebugOption",
+    "transformers.trainer_pt_utils.AcceleratorConfig",
     "accelerate.utils.dataclasses.DistributedType",
 )
 _allow("tokenizers object (pickles as its JSON definition)", "tokenizers.Tokenizer", "tokenizers.AddedToken")
 _allow(
     "OmegaConf configuration node (Lightning / fairseq / Hydra checkpoints): data containers",
-    "omegaconf.dictconfig.DictConfig", "omegaconf.listconfig.ListConfig", "omegaconf.base.ContainerMetadata",
-    "omegaconf.base.Metadata", "omegaconf.nodes.AnyNode", "omegaconf.nodes.StringNode",
-    "omegaconf.nodes.IntegerNode", "omegaconf.nodes.FloatNode", "omegaconf.nodes.BooleanNode",
-    "omegaconf.nodes.BytesNode", "omegaconf.nodes.PathNode", "omegaconf.nodes.EnumNode",
+    "omegaconf.dictconfig.DictConfig",
+    "omegaconf.listconfig.ListConfig",
+    "omegaconf.base.ContainerMetadata",
+    "omegaconf.base.Metadata",
+    "omegaconf.nodes.AnyNode",
+    "omegaconf.nodes.StringNode",
+    "omegaconf.nodes.IntegerNode",
+    "omegaconf.nodes.FloatNode",
+    "omegaconf.nodes.BooleanNode",
+    "omegaconf.nodes.BytesNode",
+    "omegaconf.nodes.PathNode",
+    "omegaconf.nodes.EnumNode",
 )
 _allow(
     "Lightning hyper-parameter dict (a dict with attribute access)",
-    "pytorch_lightning.utilities.parsing.AttributeDict", "lightning_fabric.utilities.data.AttributeDict",
-    "lightning.fabric.utilities.data.AttributeDict", "lightning.pytorch.utilities.parsing.AttributeDict",
+    "pytorch_lightning.utilities.parsing.AttributeDict",
+    "lightning_fabric.utilities.data.AttributeDict",
+    "lightning.fabric.utilities.data.AttributeDict",
+    "lightning.pytorch.utilities.parsing.AttributeDict",
 )
 _allow(
     "pandas data structure reconstruction (DataFrames pickled with datasets and feature pipelines)",
-    "pandas.core.frame.DataFrame", "pandas.core.series.Series",
-    "pandas.core.internals.managers.BlockManager", "pandas.core.internals.managers.SingleBlockManager",
-    "pandas._libs.internals._unpickle_block", "pandas.core.internals.blocks.new_block",
-    "pandas.core.indexes.base._new_Index", "pandas.core.indexes.base.Index",
-    "pandas.core.indexes.range.RangeIndex", "pandas.core.indexes.multi.MultiIndex",
-    "pandas.core.indexes.datetimes.DatetimeIndex", "pandas.core.indexes.datetimes._new_DatetimeIndex",
-    "pandas.core.indexes.category.CategoricalIndex", "pandas.core.indexes.numeric.Int64Index",
-    "pandas.core.indexes.numeric.Float64Index", "pandas.core.arrays.categorical.Categorical",
-    "pandas.core.arrays.datetimes.DatetimeArray", "pandas.core.arrays.string_.StringArray",
-    "pandas.core.arrays.string_.StringDtype", "pandas.core.dtypes.dtypes.CategoricalDtype",
-    "pandas.core.dtypes.dtypes.DatetimeTZDtype", "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
-    "pandas._libs.tslibs.timestamps._unpickle_timestamp", "pandas._libs.tslibs.timestamps.Timestamp",
-    "pandas._libs.tslibs.timedeltas.Timedelta", "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+    "pandas.core.frame.DataFrame",
+    "pandas.core.series.Series",
+    "pandas.core.internals.managers.BlockManager",
+    "pandas.core.internals.managers.SingleBlockManager",
+    "pandas._libs.internals._unpickle_block",
+    "pandas.core.internals.blocks.new_block",
+    "pandas.core.indexes.base._new_Index",
+    "pandas.core.indexes.base.Index",
+    "pandas.core.indexes.range.RangeIndex",
+    "pandas.core.indexes.multi.MultiIndex",
+    "pandas.core.indexes.datetimes.DatetimeIndex",
+    "pandas.core.indexes.datetimes._new_DatetimeIndex",
+    "pandas.core.indexes.category.CategoricalIndex",
+    "pandas.core.indexes.numeric.Int64Index",
+    "pandas.core.indexes.numeric.Float64Index",
+    "pandas.core.arrays.categorical.Categorical",
+    "pandas.core.arrays.datetimes.DatetimeArray",
+    "pandas.core.arrays.string_.StringArray",
+    "pandas.core.arrays.string_.StringDtype",
+    "pandas.core.dtypes.dtypes.CategoricalDtype",
+    "pandas.core.dtypes.dtypes.DatetimeTZDtype",
+    "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+    "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+    "pandas._libs.tslibs.timestamps.Timestamp",
+    "pandas._libs.tslibs.timedeltas.Timedelta",
+    "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
     "pandas._libs.tslibs.nattype.__nat_unpickle",
 )
 

@@ -55,11 +55,21 @@ def _exact(category: str, explanation: str, *paths: str) -> None:
 
 # --- code execution -------------------------------------------------------------------------------
 _exact(
-    "code-execution", "evaluates Python code from a string",
-    "builtins.eval", "builtins.exec", "builtins.compile", "builtins.execfile", "builtins.breakpoint",
-    "builtins.input", "builtins.help", "pandas.eval", "pandas.core.computation.eval.eval",
-    "numpy.lib.utils.source", "torch.fx.graph_module.reduce_graph_module",
-    "torch.fx.graph_module._forward_from_src", "torch.fx.graph_module.reduce_package_graph_module",
+    "code-execution",
+    "evaluates Python code from a string",
+    "builtins.eval",
+    "builtins.exec",
+    "builtins.compile",
+    "builtins.execfile",
+    "builtins.breakpoint",
+    "builtins.input",
+    "builtins.help",
+    "pandas.eval",
+    "pandas.core.computation.eval.eval",
+    "numpy.lib.utils.source",
+    "torch.fx.graph_module.reduce_graph_module",
+    "torch.fx.graph_module._forward_from_src",
+    "torch.fx.graph_module.reduce_package_graph_module",
 )
 _modules(
     "code-execution", "runs Python code it is given (interpreters, profilers, doctest, compilers)",
@@ -71,8 +81,15 @@ _modules(
 )  # fmt: skip
 # --- code objects ---------------------------------------------------------------------------------
 _modules(
-    "code-object", "builds functions or classes from raw bytecode",
-    "types", "marshal", "cloudpickle", "dill", "new", "opcode", "dis",
+    "code-object",
+    "builds functions or classes from raw bytecode",
+    "types",
+    "marshal",
+    "cloudpickle",
+    "dill",
+    "new",
+    "opcode",
+    "dis",
 )
 _exact("code-object", "creates classes at load time (metaclass machinery)", "builtins.type", "builtins.super")
 # --- processes and native code --------------------------------------------------------------------------
@@ -86,12 +103,24 @@ _modules(
     "torch.testing", "sklearn.utils._testing", "mlflow", "distutils.spawn", "sysconfig",
 )  # fmt: skip
 _exact(
-    "process", "runs a shell command (stdlib helper outside the usual denylists)",
-    "uuid._get_command_stdout", "uuid._popen", "imaplib.IMAP4_stream", "pydoc.pipepager",
-    "pydoc.tempfilepager", "pydoc.pager", "pydoc.getpager", "ctypes.util.find_library",
+    "process",
+    "runs a shell command (stdlib helper outside the usual denylists)",
+    "uuid._get_command_stdout",
+    "uuid._popen",
+    "imaplib.IMAP4_stream",
+    "pydoc.pipepager",
+    "pydoc.tempfilepager",
+    "pydoc.pager",
+    "pydoc.getpager",
+    "ctypes.util.find_library",
 )
 _modules("native-code", "loads native libraries or calls C functions directly", "ctypes", "_ctypes", "cffi")
-_exact("native-code", "loads a native library into the process", "torch.ops.load_library", "torch.classes.load_library")
+_exact(
+    "native-code",
+    "loads a native library into the process",
+    "torch.ops.load_library",
+    "torch.classes.load_library",
+)
 # --- threads, callbacks, interpreter state ----------------------------------------------------------------
 _modules(
     "global-state", "changes interpreter-wide state or schedules callbacks",
@@ -99,22 +128,43 @@ _modules(
     "site", "builtins.__dict__", "copyreg", "sklearn._config", "warnings",
 )  # fmt: skip
 _exact(
-    "global-state", "calls a function later, outside the unpickler",
-    "weakref.finalize", "torch.nn.modules.module.register_module_forward_hook",
+    "global-state",
+    "calls a function later, outside the unpickler",
+    "weakref.finalize",
+    "torch.nn.modules.module.register_module_forward_hook",
     "torch.nn.modules.module.register_module_forward_pre_hook",
     "torch.nn.modules.module.register_module_full_backward_hook",
-    "builtins.setattr", "builtins.delattr", "builtins.globals", "builtins.locals", "builtins.vars",
-    "builtins.exit", "builtins.quit",
+    "builtins.setattr",
+    "builtins.delattr",
+    "builtins.globals",
+    "builtins.locals",
+    "builtins.vars",
+    "builtins.exit",
+    "builtins.quit",
 )
 _exact(
-    "indirect-call", "calls the functions it is given (a way to invoke a gadget without REDUCE)",
-    "builtins.map", "builtins.filter", "builtins.sorted", "builtins.min", "builtins.max",
-    "builtins.iter", "builtins.next", "builtins.any", "builtins.all", "builtins.sum",
-    "builtins.zip", "builtins.enumerate", "builtins.reversed",
+    "indirect-call",
+    "calls the functions it is given (a way to invoke a gadget without REDUCE)",
+    "builtins.map",
+    "builtins.filter",
+    "builtins.sorted",
+    "builtins.min",
+    "builtins.max",
+    "builtins.iter",
+    "builtins.next",
+    "builtins.any",
+    "builtins.all",
+    "builtins.sum",
+    "builtins.zip",
+    "builtins.enumerate",
+    "builtins.reversed",
 )
 _exact(
-    "code-object", "turns functions into descriptors or classes at load time",
-    "builtins.classmethod", "builtins.staticmethod", "builtins.property",
+    "code-object",
+    "turns functions into descriptors or classes at load time",
+    "builtins.classmethod",
+    "builtins.staticmethod",
+    "builtins.property",
 )
 # --- import machinery and generic resolvers ---------------------------------------------------------------
 _modules(
@@ -124,10 +174,15 @@ _modules(
     "_functools", "itertools", "pkg_resources", "importlib_metadata", "importlib_resources",
 )  # fmt: skip
 _exact(
-    "import-resolver", "imports a module or fetches an attribute named by a string",
-    "builtins.__import__", "builtins.getattr", "numpy.core._ufunc_reconstruct",
-    "numpy._core._ufunc_reconstruct", "torch.serialization.normalize_storage_type",
-    "torch._utils._import_dotted_name", "numpy.testing._private.utils.import_nose",
+    "import-resolver",
+    "imports a module or fetches an attribute named by a string",
+    "builtins.__import__",
+    "builtins.getattr",
+    "numpy.core._ufunc_reconstruct",
+    "numpy._core._ufunc_reconstruct",
+    "torch.serialization.normalize_storage_type",
+    "torch._utils._import_dotted_name",
+    "numpy.testing._private.utils.import_nose",
 )
 # --- deserializers (nested payloads) ----------------------------------------------------------------------
 _modules(
@@ -138,9 +193,14 @@ _modules(
     "safetensors", "srsly", "msgpack_numpy",
 )  # fmt: skip
 _exact(
-    "deserializer", "loads a nested model or pickle (torch.load / np.load run pickle)",
-    "torch.load", "numpy.load", "numpy.loads", "pandas.read_pickle",
-    "pandas.io.pickle.read_pickle", "numpy.core.multiarray._reconstruct_from_pickle",
+    "deserializer",
+    "loads a nested model or pickle (torch.load / np.load run pickle)",
+    "torch.load",
+    "numpy.load",
+    "numpy.loads",
+    "pandas.read_pickle",
+    "pandas.io.pickle.read_pickle",
+    "numpy.core.multiarray._reconstruct_from_pickle",
 )
 # --- files ----------------------------------------------------------------------------------------------
 _modules(
@@ -178,8 +238,17 @@ _modules(
 )  # fmt: skip
 # --- package installation -----------------------------------------------------------------------------------
 _modules(
-    "package-install", "installs or builds packages (runs their setup code)",
-    "pip", "_pip", "setuptools", "ensurepip", "venv", "virtualenv", "conda", "pipx", "uv",
+    "package-install",
+    "installs or builds packages (runs their setup code)",
+    "pip",
+    "_pip",
+    "setuptools",
+    "ensurepip",
+    "venv",
+    "virtualenv",
+    "conda",
+    "pipx",
+    "uv",
 )
 
 # Inside dangerous modules but harmless alone: judged unknown (suspicious), not dangerous, so that

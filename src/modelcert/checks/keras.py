@@ -8,46 +8,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from modelcert.checks.base import AnalysisContext, AnalyzerSpec, Check
+from modelcert.checks.keras_catalog import (
+    DANGEROUS_MODULES,
+    DANGEROUS_NAMES,
+    KERAS_FAMILY,
+    TRUSTED_PACKAGES,
+    KerasCatalog,
+    keras_catalog,
+)
 from modelcert.findings import Confidence, Severity, Verdict
 from modelcert.formats.blob import Blob, BytesBlob
 from modelcert.formats.hdf5 import ExternalReference, read_hdf5
 from modelcert.formats.keras_config import KerasConfigView, ObjectRef, parse_json, walk_config
 
-KERAS_FAMILY = ("keras", "tf_keras")
-# Keras-team packages that Keras itself imports during deserialization (serialization_lib:
-# `package in {"keras", "keras_hub", "keras_cv", "keras_nlp"}`), restricted there to KerasSaveable
-# classes: models published with them (KerasHub presets) reference their classes routinely.
-TRUSTED_PACKAGES = ("keras_hub", "keras_cv", "keras_nlp")
-# Top-level modules whose functions run commands, touch files or the network, or load code: a
-# config naming any of them is an exploit, not a model (CVE-2025-1550 and its variants).
-DANGEROUS_MODULES = frozenset({
-    "os", "posix", "nt", "subprocess", "sys", "builtins", "__builtin__", "importlib", "runpy", "pty",
-    "shutil", "socket", "ctypes", "pickle", "_pickle", "marshal", "code", "codeop", "webbrowser",
-    "urllib", "urllib2", "http", "requests", "httpx", "ftplib", "smtplib", "telnetlib", "tempfile",
-    "io", "_io", "pathlib", "glob", "multiprocessing", "threading", "_thread", "signal", "platform",
-    "pydoc", "inspect", "types", "functools", "operator", "_operator", "timeit", "cProfile", "profile",
-    "pdb", "trace", "asyncio", "shelve", "dbm", "sqlite3", "zipfile", "tarfile", "pkgutil", "uuid",
-    "torch", "tensorflow", "jax", "numpy", "dill", "cloudpickle", "joblib", "linecache", "logging",
-})
-# Callables that are code execution or file access whatever module re-exports them.
-DANGEROUS_NAMES = frozenset({"eval", "exec", "compile", "__import__", "system", "popen", "spawn"})
-# Classes of Keras 2 / tf.keras configs that Keras 3 no longer exports but legacy loaders resolve.
-LEGACY_CLASS_NAMES = frozenset({
-    "Functional", "Model", "Sequential", "InputLayer", "TFOpLambda", "SlicingOpLambda",
-    "TensorFlowOpLayer", "CuDNNLSTM", "CuDNNGRU", "DenseFeatures", "SequenceFeatures", "Policy",
-    "LossScaleOptimizerV3", "SGD", "RMSprop", "Nadam", "Adamax", "Adagrad", "Adadelta", "Ftrl",
-    "VarianceScaling", "TruncatedNormal", "RandomNormal", "RandomUniform", "Zeros", "Ones",
-})
 # APIs named by Keras' NON_MODELING_APIS, by their last component: a config must never call them.
 _NON_MODELING_CVE = {
     "get_file": "CVE-2025-8747",
@@ -56,35 +35,10 @@ _NON_MODELING_CVE = {
 # tf.keras TFOpLambda / SlicingOpLambda layers call a TensorFlow API function by name; these
 # namespaces and functions reach files, Python callbacks or the network.
 _TF_OP_LAMBDA_DANGER = re.compile(
-    r"(^|\.)(io|gfile|summary|saved_model|data|debugging)(\.|$)|py_function|numpy_function|py_func|"
-    r"write_file|read_file|load_library|load_op_library|print",
+    r"(^|\.)(read_file|write_file|matching_files|gfile|summary|saved_model|py_function|numpy_function|"
+    r"py_func|load_library|load_op_library|print|enable_dump_debug_info)(\.|$)|(^|\.)data\.",
 )
 _PRINTABLE = re.compile(rb"[\x20-\x7e]{3,}")
-
-
-@dataclass(frozen=True)
-class KerasCatalog:
-    """Names of Keras built-ins, generated from Keras itself (scripts/gen_keras_builtins.py)."""
-
-    classes: frozenset[str]
-    functions: frozenset[str]
-    non_modeling: frozenset[str]  # last components of Keras' NON_MODELING_APIS
-    generated_from: str
-
-
-@cache
-def keras_catalog() -> KerasCatalog:
-    text = resources.files("modelcert.data").joinpath("keras_builtins.json").read_text(encoding="utf-8")
-    data = json.loads(text)
-    classes: set[str] = set(data["internal_classes"]) | LEGACY_CLASS_NAMES
-    functions: set[str] = set(data["builtin_functions"])
-    for names in data["public"].values():
-        for name in names:
-            (classes if name[:1].isupper() else functions).add(name)
-    functions -= {"get", "deserialize", "serialize"}  # generic resolvers, never named by a real config
-    non_modeling = {api.rsplit(".", 1)[-1] for api in data["non_modeling_apis"]}
-    return KerasCatalog(frozenset(classes), frozenset(functions), frozenset(non_modeling),
-                        str(data.get("generated_from", "")))
 
 
 class KerasLambdaLayer(Check):
@@ -340,6 +294,8 @@ def _judge(ref: ObjectRef, catalog: KerasCatalog, source: str) -> Iterable[Judge
         return
     if package == "builtins" and ref.class_name == "function" and name in catalog.functions:
         return  # Keras resolves builtins functions only among its own built-ins (e.g. a loss name)
+    if ref.typespec and package == "tensorflow" and name.endswith("Spec") and name.isidentifier():
+        return  # TensorFlow TypeSpecs (TensorSpec, RaggedTensorSpec) describe inputs, they run nothing
     if package in DANGEROUS_MODULES or name in DANGEROUS_NAMES:
         yield (KerasUnsafeModuleReference, f"config resolves {module}.{name} (CVE-2025-1550)",
                {"details": {"module": module, "name": name, "cve": "CVE-2025-1550"}})

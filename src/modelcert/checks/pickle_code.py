@@ -15,7 +15,7 @@ from modelcert.checks.base import AnalysisContext, AnalyzerSpec, Check
 from modelcert.checks.callables import ALLOWED, DANGEROUS, PRIVATE, Judgement, judge, judge_path
 from modelcert.checks.callables_allow import NEW_ONLY
 from modelcert.checks.pickle_nested import scan_nested
-from modelcert.checks.pickle_resolve import global_path, invoked
+from modelcert.checks.pickle_resolve import Resolver, global_path
 from modelcert.errors import LimitExceeded
 from modelcert.findings import Severity, Verdict
 from modelcert.formats.blob import Blob
@@ -55,7 +55,9 @@ CALLABLE_SLOTS: dict[str, tuple[int, ...]] = {
 _CLASS_SWAP_KEYS = frozenset({"__class__", "__dict__", "__builtins__", "__globals__", "__code__"})
 
 
-def analyze_pickle(blob: Blob, ctx: AnalysisContext, *, context: str = "generic", start: int = 0) -> PickleFile:
+def analyze_pickle(
+    blob: Blob, ctx: AnalysisContext, *, context: str = "generic", start: int = 0
+) -> PickleFile:
     """Analyse every pickle stream in `blob` (from `start`) and report into `ctx`.
 
     `context` says who is loading it: "torch-data" (persistent ids are storages),
@@ -70,7 +72,7 @@ def analyze_pickle(blob: Blob, ctx: AnalysisContext, *, context: str = "generic"
     for view in parsed.all_views():
         report.stream(view)
     report.flush()
-    scan_nested(blob, ctx, parsed)
+    scan_nested(blob, ctx, parsed, report.resolver)
     if context == "generic":
         _label(ctx, parsed)
     if parsed.trailing is not None and parsed.trailing.kind == "unexplained":
@@ -106,6 +108,7 @@ class _Report:
 
     ctx: AnalysisContext
     context: str
+    resolver: Resolver = field(default_factory=Resolver)
     pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
 
     def add(
@@ -176,9 +179,7 @@ class _Report:
         verb = "calls" if value.invoked else "imports"
         self.report_judgement(verdict, value.site, f"{prefix}{verb}", invoked=value.invoked, via=value.via)
 
-    def report_judgement(
-        self, verdict: Judgement, site: Site, lead: str, *, invoked: bool, via: str
-    ) -> None:
+    def report_judgement(self, verdict: Judgement, site: Site, lead: str, *, invoked: bool, via: str) -> None:
         reached = f" (reaches {verdict.reached})" if verdict.reached != verdict.path else ""
         details = {"callable": verdict.path, "reached": verdict.reached, "category": verdict.category,
                    "invoked": invoked, "via": via}  # fmt: skip
@@ -213,7 +214,7 @@ class _Report:
             return
         if isinstance(func, Unresolved):
             return  # reported as an unresolvable import
-        target, via = invoked(call)
+        target, via = self.resolver.invoked(call)
         if target is None:
             message = (
                 f"pickle calls a value computed at load time ({describe(func)}); "
@@ -234,7 +235,9 @@ class _Report:
             if index >= len(call.args.items):
                 continue
             arg = call.args.items[index]
-            if isinstance(arg, (Global, Unresolved)) or (isinstance(arg, Lit) and (arg.value is None or text_of(arg) is not None)):
+            if isinstance(arg, (Global, Unresolved)) or (
+                isinstance(arg, Lit) and (arg.value is None or text_of(arg) is not None)
+            ):
                 continue
             self.add(mc.ConstructorMisuse, f"{path}#{index}",
                      f"pickle passes a computed value ({describe(arg)}) to {path} where a class or function "
@@ -256,7 +259,7 @@ class _Report:
                      f"pickle BUILD state sets {key} on {describe(target, 1)}"
                      + (": it swaps what the object is" if swap else ""),
                      event.site, severity=None if swap else Severity.MEDIUM,
-                     verdict=None if swap else Verdict.SUSPICIOUS, key=key)  # fmt: skip
+                     verdict=None if swap else Verdict.SUSPICIOUS, attribute=key)  # fmt: skip
 
     def mutation(self, event: Mutation) -> None:
         target = event.target
@@ -268,11 +271,17 @@ class _Report:
                      target=name)  # fmt: skip
 
     def broken(self, view: StreamView) -> None:
-        before = sum(1 for p in self.pending.values() if p.site.stream == view.number and p.check.verdict is Verdict.UNSAFE)
+        before = sum(
+            1
+            for p in self.pending.values()
+            if p.site.stream == view.number and p.check.verdict is Verdict.UNSAFE
+        )
         message = f"pickle stream {view.number} breaks at offset {view.end_offset}: {view.end_message}"
         if before:
             message += "; pickle.load has already executed what precedes the break (nullifAI)"
-        site = Site(view.end_offset if view.end_offset is not None else view.end, view.op_count, "break", view.number)
+        site = Site(
+            view.end_offset if view.end_offset is not None else view.end, view.op_count, "break", view.number
+        )
         self.add(mc.BrokenStream, f"break:{view.number}:{view.end_offset}", message, site,
                  severity=Severity.HIGH if before else None, reason=view.end_kind)  # fmt: skip
 
@@ -296,7 +305,11 @@ def _identifier_path(value: Global) -> bool:
 def _label(ctx: AnalysisContext, parsed: PickleFile) -> None:
     if parsed.legacy_torch:
         ctx.set_format("pytorch-legacy")
-    elif any(isinstance(g, Global) and g.dotted in JOBLIB_ARRAY_WRAPPERS for v in parsed.all_views() for g in v.globals):
+    elif any(
+        isinstance(g, Global) and g.dotted in JOBLIB_ARRAY_WRAPPERS
+        for v in parsed.all_views()
+        for g in v.globals
+    ):
         ctx.set_format("joblib")
 
 
@@ -311,4 +324,6 @@ def _trailing(blob: Blob, ctx: AnalysisContext, parsed: PickleFile) -> None:
         location, details={"length": trailing.length},
     ))  # fmt: skip
     if head.startswith(b"PK"):
-        ctx.scan_member(f"trailing-data@{trailing.offset}", blob.window(trailing.offset, trailing.length, "trailing"))
+        ctx.scan_member(
+            f"trailing-data@{trailing.offset}", blob.window(trailing.offset, trailing.length, "trailing")
+        )

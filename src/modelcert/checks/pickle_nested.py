@@ -10,7 +10,7 @@ from __future__ import annotations
 from modelcert.checks import pickle_checks as mc
 from modelcert.checks.base import AnalysisContext
 from modelcert.checks.callables import judge_path
-from modelcert.checks.pickle_resolve import PayloadError, global_path, invoked, payload
+from modelcert.checks.pickle_resolve import PayloadError, Resolver, global_path, payload
 from modelcert.errors import FormatError
 from modelcert.findings import Severity, Verdict
 from modelcert.formats.blob import Blob, BytesBlob
@@ -30,13 +30,13 @@ def nested_depth(ctx: AnalysisContext) -> int:
     return sum(1 for member in ctx.location.member if member.startswith(NESTED_PREFIXES))
 
 
-def scan_nested(blob: Blob, ctx: AnalysisContext, parsed: PickleFile) -> None:
+def scan_nested(blob: Blob, ctx: AnalysisContext, parsed: PickleFile, resolver: Resolver) -> None:
     """Hand loader payloads and embedded pickles of `parsed` to the scanner as members."""
     used: set[int] = set()
     views = [v for v in parsed.all_views() if v.kind != "joblib-array-as-opcodes"]
     for view in views:
         for call in view.calls:
-            target = _loader(call)
+            target = _loader(call, resolver)
             if target is not None:
                 _loader_payload(blob, ctx, call, target, used)
     candidates: list[tuple[Blob, Site]] = []
@@ -55,12 +55,12 @@ def scan_nested(blob: Blob, ctx: AnalysisContext, parsed: PickleFile) -> None:
             _scan(ctx, f"embedded-pickle@{site.offset}", data, "pickle", site)
 
 
-def _loader(call: Call) -> str | None:
+def _loader(call: Call, resolver: Resolver) -> str | None:
     """The dotted name of the deserializer `call` invokes, if it invokes one."""
     if isinstance(call.func, Global):
         path = global_path(call.func)
     else:
-        target, _ = invoked(call)
+        target, _ = resolver.invoked(call)
         if target is None:
             return None
         path = target.path

@@ -20,7 +20,17 @@ from dataclasses import dataclass
 from modelcert.checks.callables import normalise
 from modelcert.formats.blob import Blob, BytesBlob
 from modelcert.formats.pickle_ops import BigBytes, Py2String
-from modelcert.formats.pickle_values import Call, Global, Lit, Seq, Value, bytes_of, text_of
+from modelcert.formats.pickle_values import (
+    Call,
+    Global,
+    Lit,
+    PersRef,
+    Seq,
+    Value,
+    bytes_of,
+    describe,
+    text_of,
+)
 
 MAX_DEPTH = 32
 
@@ -49,7 +59,9 @@ def _arg_text(call: Call, index: int) -> str | None:
 
 _GETATTR = frozenset({"builtins.getattr", "operator.attrgetter", "_operator.attrgetter"})
 _ITEMGETTER = frozenset({"operator.itemgetter", "_operator.itemgetter"})
-_GETITEM = frozenset({"operator.getitem", "_operator.getitem", "builtins.dict.get", "builtins.dict.__getitem__"})
+_GETITEM = frozenset(
+    {"operator.getitem", "_operator.getitem", "builtins.dict.get", "builtins.dict.__getitem__"}
+)
 _METHODCALLER = frozenset({"operator.methodcaller", "_operator.methodcaller"})
 _IMPORTERS = frozenset(
     {
@@ -62,78 +74,101 @@ _NAMESPACES = frozenset({"builtins.vars", "builtins.globals", "builtins.locals"}
 _PARTIALS = frozenset({"functools.partial", "_functools.partial", "types.MethodType"})
 
 
-def reach(value: Value, depth: int = 0) -> Reach | None:
-    """The dotted path `value` stands for at load time, when it can be known statically."""
-    if depth > MAX_DEPTH:
-        return None
-    if isinstance(value, Global):
-        path = global_path(value)
-        if path.endswith((".__builtins__", ".__builtin__")):
-            return Reach("builtins", namespace=True)
-        if path.endswith(".__dict__"):
-            return Reach(path[: -len(".__dict__")], namespace=True)
-        return Reach(path)
-    if not isinstance(value, Call):
-        return None
-    func = value.func
-    inner = func if isinstance(func, Call) else None
-    if inner is not None:
-        maker = reach(inner.func, depth + 1)
-        if maker is not None and maker.path in _GETATTR - {"builtins.getattr"}:
-            base = _first_reach(value, depth)
-            name = _arg_text(inner, 0)
+class Resolver:
+    """Resolves values to dotted paths, memoised by identity so shared or deep graphs stay linear.
+
+    Use one resolver per analysed file: the memo is what keeps a crafted DAG of calls from making
+    resolution exponential.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[int, Reach | None] = {}
+
+    def reach(self, value: Value, depth: int = 0) -> Reach | None:
+        """The dotted path `value` stands for at load time, when it can be known statically."""
+        key = id(value)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = None  # a cycle resolves to "unknown"
+        result = self._reach(value, depth) if depth <= MAX_DEPTH else None
+        self._memo[key] = result
+        return result
+
+    def _reach(self, value: Value, depth: int) -> Reach | None:
+        if isinstance(value, Global):
+            path = global_path(value)
+            if path.endswith((".__builtins__", ".__builtin__")):
+                return Reach("builtins", namespace=True)
+            if path.endswith(".__dict__"):
+                return Reach(path[: -len(".__dict__")], namespace=True)
+            return Reach(path)
+        if isinstance(value, PersRef):
+            return self._persistent_class(value, depth)
+        if not isinstance(value, Call):
+            return None
+        func = value.func
+        if isinstance(func, Call):
+            maker = self.reach(func.func, depth + 1)
+            if maker is not None and maker.path in _GETATTR - {"builtins.getattr"}:
+                base = self._first(value, depth)
+                name = _arg_text(func, 0)
+                return _attr(base, name) if base and name else None
+            if maker is not None and maker.path in _ITEMGETTER:
+                base = self._first(value, depth)
+                key = _arg_text(func, 0)
+                return _item(base, key) if base and key else None
+        target = self.reach(func, depth + 1)
+        return self._applied(target.path, value, depth) if target is not None else None
+
+    def _applied(self, path: str, value: Call, depth: int) -> Reach | None:
+        """What calling the resolver `path` with `value`'s arguments returns."""
+        if path == "builtins.getattr":
+            base = self._first(value, depth)
+            name = _arg_text(value, 1)
             return _attr(base, name) if base and name else None
-        if maker is not None and maker.path in _ITEMGETTER:
-            base = _first_reach(value, depth)
-            key = _arg_text(inner, 0)
+        if path in _GETITEM:
+            base = self._first(value, depth)
+            key = _arg_text(value, 1)
             return _item(base, key) if base and key else None
-    target = reach(func, depth + 1)
-    if target is None:
+        if path in _IMPORTERS:
+            name = _arg_text(value, 0)
+            return Reach(name) if name else None
+        if path in {"pkgutil.resolve_name", "pydoc.locate", "torch._utils._import_dotted_name"}:
+            name = _arg_text(value, 0)
+            return Reach(name.replace(":", ".")) if name else None
+        if path in {"numpy.core._ufunc_reconstruct", "numpy._core._ufunc_reconstruct"}:
+            module, name = _arg_text(value, 0), _arg_text(value, 1)
+            return Reach(f"{module}.{name}") if module and name else None
+        if path in _NAMESPACES:
+            base = self._first(value, depth)
+            return Reach(base.path, namespace=True) if base else None
+        if path in _PARTIALS:
+            return self._first(value, depth)
         return None
-    path = target.path
-    if path == "builtins.getattr":
-        base = _first_reach(value, depth)
-        name = _arg_text(value, 1)
-        return _attr(base, name) if base and name else None
-    if path in _GETITEM:
-        base = _first_reach(value, depth)
-        key = _arg_text(value, 1)
-        return _item(base, key) if base and key else None
-    if path in _IMPORTERS:
-        name = _arg_text(value, 0)
-        return Reach(name) if name else None
-    if path in {"pkgutil.resolve_name", "pydoc.locate", "torch._utils._import_dotted_name"}:
-        name = _arg_text(value, 0)
-        return Reach(name.replace(":", ".")) if name else None
-    if path in {"numpy.core._ufunc_reconstruct", "numpy._core._ufunc_reconstruct"}:
-        module, name = _arg_text(value, 0), _arg_text(value, 1)
-        return Reach(f"{module}.{name}") if module and name else None
-    if path in _NAMESPACES:
-        base = _first_reach(value, depth)
-        return Reach(base.path, namespace=True) if base else None
-    if path in _PARTIALS:
-        return _first_reach(value, depth)
-    return None
 
+    def _persistent_class(self, ref: PersRef, depth: int) -> Reach | None:
+        """Legacy torch.save stores module classes as ('module', cls, source_file, source)
+        persistent ids; torch's persistent_load returns `cls`."""
+        pid = ref.pid
+        if isinstance(pid, Seq) and len(pid.items) >= 2 and text_of(pid.items[0]) == "module":
+            return self.reach(pid.items[1], depth + 1)
+        return None
 
-def invoked(call: Call, depth: int = 0) -> tuple[Reach | None, str]:
-    """What a call with a *computed* callee invokes, and how it got there (for messages)."""
-    func = call.func
-    if isinstance(func, Call):
-        maker = reach(func.func, depth + 1)
-        if maker is not None and maker.path in _METHODCALLER:
-            base = _first_reach(call, depth)
-            name = _arg_text(func, 0)
-            return (_attr(base, name) if base and name else None), f"operator.methodcaller({name!r})"
-        target = reach(func, depth + 1)
-        via = maker.path if maker is not None else "a value computed at load time"
-        return target, via
-    return reach(func, depth + 1), "direct"
+    def invoked(self, call: Call) -> tuple[Reach | None, str]:
+        """What a call with a *computed* callee invokes, and how it got there (for messages)."""
+        func = call.func
+        if isinstance(func, Call):
+            maker = self.reach(func.func, 1)
+            if maker is not None and maker.path in _METHODCALLER:
+                base = self._first(call, 0)
+                name = _arg_text(func, 0)
+                return (_attr(base, name) if base and name else None), f"operator.methodcaller({name!r})"
+            return self.reach(func, 1), describe(func, 2)
+        return self.reach(func, 1), "direct"
 
-
-def _first_reach(call: Call, depth: int) -> Reach | None:
-    args = _args(call)
-    return reach(args[0], depth + 1) if args else None
+    def _first(self, call: Call, depth: int) -> Reach | None:
+        args = _args(call)
+        return self.reach(args[0], depth + 1) if args else None
 
 
 def _attr(base: Reach, name: str) -> Reach:
@@ -169,7 +204,9 @@ _DECODERS: dict[str, Callable[[bytes], bytes]] = {
     "builtins.bytes.fromhex": lambda d: bytes.fromhex(d.decode("ascii")),
 }
 _DECOMPRESSORS = frozenset({"zlib.decompress", "gzip.decompress", "bz2.decompress", "lzma.decompress"})
-_WRAPPERS = frozenset({"io.BytesIO", "_io.BytesIO", "builtins.bytes", "builtins.bytearray", "builtins.memoryview"})
+_WRAPPERS = frozenset(
+    {"io.BytesIO", "_io.BytesIO", "builtins.bytes", "builtins.bytearray", "builtins.memoryview"}
+)
 _CODEC_ENCODE = frozenset({"_codecs.encode", "codecs.encode"})
 _CODEC_DECODE = frozenset({"_codecs.decode", "codecs.decode"})
 

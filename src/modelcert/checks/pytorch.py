@@ -68,7 +68,7 @@ ESCAPE_MODULES = frozenset({"builtins", "__builtins__", "importlib", "pickle", "
 ESCAPE_DUNDERS = frozenset({
     "__class__", "__globals__", "__subclasses__", "__builtins__", "__code__", "__dict__", "__bases__",
     "__base__", "__mro__", "__reduce__", "__reduce_ex__", "__getattribute__", "__import__", "__loader__",
-    "__spec__", "__self__", "__func__", "__closure__",
+    "__spec__", "__self__", "__func__", "__closure__", "__getattr__", "__setattr__", "__delattr__",
 })
 IMPORTABLE_ROOTS = frozenset({"torch", "__torch__", "typing", "math"})
 

@@ -7,9 +7,11 @@ ONNX, HDF5 or 7z support (per-file CLI runs are dominated by start-up time).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterable
 from functools import cache
 
 from modelcert.checks.base import CHECKS, Analyzer, AnalyzerSpec, Check
+from modelcert.findings import Finding
 
 # One module per family; each exports ANALYZERS: tuple[AnalyzerSpec, ...].
 MODULES = (
@@ -25,6 +27,23 @@ MODULES = (
     "modelcert.checks.savedmodel",
     "modelcert.checks.remote_code",
     "modelcert.checks.known_bad",
+    *(
+        "modelcert.checks.backdoor_template",
+        "modelcert.checks.backdoor_tokenizer",
+        "modelcert.checks.backdoor_config",
+        "modelcert.checks.backdoor_graph",
+        "modelcert.checks.backdoor_lineage",
+        "modelcert.checks.backdoor_evidence",
+    ),
+)
+
+# Modules exporting PACKAGE_CHECKS: tuple of functions (inputs) -> findings, run after every file.
+PACKAGE_CHECK_MODULES = (
+    "modelcert.checks.backdoor_template",
+    "modelcert.checks.backdoor_tokenizer",
+    "modelcert.checks.backdoor_config",
+    "modelcert.checks.backdoor_graph",
+    "modelcert.checks.backdoor_lineage",
 )
 
 # Which module analyses which format, so only that module is imported. A test checks that this map
@@ -83,6 +102,15 @@ def analyzer_for(fmt: str) -> Analyzer | None:
         if fmt in spec.formats:
             return spec.analyze
     return None
+
+
+@cache
+def load_package_checks() -> tuple[Callable[..., Iterable[Finding]], ...]:
+    """Every package-level check of PACKAGE_CHECK_MODULES (imported on first use, once)."""
+    found: list[Callable[..., Iterable[Finding]]] = []
+    for name in PACKAGE_CHECK_MODULES:
+        found.extend(getattr(importlib.import_module(name), "PACKAGE_CHECKS", ()))
+    return tuple(found)
 
 
 def all_checks() -> dict[str, type[Check]]:

@@ -33,8 +33,13 @@ def analyze_pyc(blob: Blob, ctx: AnalysisContext) -> None:
     """Compiled bytecode cannot be reviewed as source: report it, do not unmarshal it."""
     head = blob.head(_PYC_HEADER)
     shape = "a CPython bytecode header" if head[2:4] == b"\r\n" else "no valid bytecode header"
-    ctx.add(CompiledPython.finding(f"compiled Python file ({blob.size} bytes, {shape})", ctx.location,
-                                   details={"magic": head[:4].hex()}))
+    ctx.add(
+        CompiledPython.finding(
+            f"compiled Python file ({blob.size} bytes, {shape})",
+            ctx.location,
+            details={"magic": head[:4].hex()},
+        )
+    )
 
 
 ANALYZERS: tuple[AnalyzerSpec, ...] = (

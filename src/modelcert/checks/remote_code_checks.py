@@ -380,6 +380,7 @@ class ImportTimeCode(Check):
     severity = Severity.INFO
     confidence = Confidence.MEDIUM
     verdict = Verdict.CLEAN
+    remediation = "Review the listed calls; keep module level to definitions, imports and constants."
     tags = ("remote-code",)
 
 

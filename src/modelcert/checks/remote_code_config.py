@@ -64,7 +64,9 @@ class CodeReference:
 
 
 def is_config_name(basename: str) -> bool:
-    return basename.endswith(".json") and ("config" in basename or basename in {"modules.json", "model_index.json"})
+    return basename.endswith(".json") and (
+        "config" in basename or basename in {"modules.json", "model_index.json"}
+    )
 
 
 def parse_reference(source: str, key: str, pointer: Pointer, raw: Any) -> CodeReference:
@@ -118,15 +120,25 @@ def _custom_pipelines(value: Any) -> Iterator[CodeReference]:
     if value is None:
         return
     if not isinstance(value, dict):
-        yield CodeReference("custom_pipelines", "custom_pipelines", ("custom_pipelines",), repr(value)[:80],
-                            problem="not an object")
+        yield CodeReference(
+            "custom_pipelines",
+            "custom_pipelines",
+            ("custom_pipelines",),
+            repr(value)[:80],
+            problem="not an object",
+        )
         return
     for task, spec in value.items():
         if isinstance(spec, dict) and "impl" in spec:
             yield parse_reference("custom_pipelines", task, ("custom_pipelines", task, "impl"), spec["impl"])
         else:
-            yield CodeReference("custom_pipelines", task, ("custom_pipelines", task), repr(spec)[:80],
-                                problem="pipeline entry without an 'impl' reference")
+            yield CodeReference(
+                "custom_pipelines",
+                task,
+                ("custom_pipelines", task),
+                repr(spec)[:80],
+                problem="pipeline entry without an 'impl' reference",
+            )
 
 
 def _sentence_transformer_modules(entries: list[Any]) -> Iterator[CodeReference]:
@@ -147,8 +159,15 @@ def _diffusers_components(root: dict[str, Any]) -> Iterator[CodeReference]:
             if library in _KNOWN_LIBRARIES or not class_name or "." in library:
                 continue
             module = library if key == "_class_name" else f"{key}/{library}"
-            yield CodeReference("model_index.json", key, (key,), f"{library}.{class_name}", module=module,
-                                class_name=class_name, only_if_shipped=True)
+            yield CodeReference(
+                "model_index.json",
+                key,
+                (key,),
+                f"{library}.{class_name}",
+                module=module,
+                class_name=class_name,
+                only_if_shipped=True,
+            )
 
 
 def escapes_package(path: str) -> bool:
@@ -171,8 +190,10 @@ def review_json(doc: JsonDocument, ctx: AnalysisContext) -> None:
     root = doc.root
     if isinstance(root, dict) and "weight_map" in root:
         _shard_index(root["weight_map"], ctx)
-    if isinstance(root, dict) and "chat_template" in root and (
-        basename == "chat_template.json" or "config" in basename
+    if (
+        isinstance(root, dict)
+        and "chat_template" in root
+        and (basename == "chat_template.json" or "config" in basename)
     ):
         _chat_templates(root["chat_template"], basename, ctx)
     if basename == "adapter_config.json" and isinstance(root, dict):
@@ -188,12 +209,18 @@ def _at(ctx: AnalysisContext, pointer: Pointer) -> Location:
 def _duplicates(doc: JsonDocument, ctx: AnalysisContext) -> None:
     for dup in doc.duplicate_keys[:MAX_REPORTED]:
         where = dup.pointer or "the top-level object"
-        ctx.add(DuplicateJsonKey.finding(
-            f"key {dup.key!r} appears {dup.count} times in {where}: parsers disagree on which value wins",
-            ctx.location.at(pointer=(dup.pointer.lstrip("/") + "/" if dup.pointer else "") + dup.key),
-            details={"key": dup.key, "count": dup.count, "object": dup.pointer,
-                     "total_duplicates": len(doc.duplicate_keys)},
-        ))
+        ctx.add(
+            DuplicateJsonKey.finding(
+                f"key {dup.key!r} appears {dup.count} times in {where}: parsers disagree on which value wins",
+                ctx.location.at(pointer=(dup.pointer.lstrip("/") + "/" if dup.pointer else "") + dup.key),
+                details={
+                    "key": dup.key,
+                    "count": dup.count,
+                    "object": dup.pointer,
+                    "total_duplicates": len(doc.duplicate_keys),
+                },
+            )
+        )
 
 
 def _local_package(ctx: AnalysisContext) -> PackageView | None:
@@ -206,45 +233,74 @@ def _wiring(refs: list[CodeReference], ctx: AnalysisContext) -> None:
     relpaths = set(package.relpaths()) if package is not None else None
     directory = posixpath.dirname(ctx.relpath)
     wired: dict[str, list[str]] = {}
+    missing: dict[str, list[CodeReference]] = {}
     for ref in refs:
         location = _at(ctx, ref.pointer)
         if ref.problem:
-            ctx.add(MalformedReference.finding(f"{ref.source} {ref.key!r} = {ref.raw!r}: {ref.problem}", location))
+            ctx.add(
+                MalformedReference.finding(f"{ref.source} {ref.key!r} = {ref.raw!r}: {ref.problem}", location)
+            )
         elif ref.repo:
-            ctx.add(RemoteCodeFromOtherRepo.finding(
-                f"{ref.source} {ref.key!r} loads {ref.module}.py from repository {ref.repo!r} at load time",
-                location, details={"reference": ref.raw, "repo": ref.repo, "module": ref.module},
-            ))
+            ctx.add(
+                RemoteCodeFromOtherRepo.finding(
+                    f"{ref.source} {ref.key!r} loads {ref.module}.py from repository {ref.repo!r} "
+                    "at load time",
+                    location,
+                    details={"reference": ref.raw, "repo": ref.repo, "module": ref.module},
+                )
+            )
         elif ref.module and escapes_package(ref.module):
-            ctx.add(PackagePathEscape.finding(
-                f"{ref.source} {ref.key!r} imports {ref.module}.py, outside the package", location,
-                details={"reference": ref.raw},
-            ))
+            ctx.add(
+                PackagePathEscape.finding(
+                    f"{ref.source} {ref.key!r} imports {ref.module}.py, outside the package",
+                    location,
+                    details={"reference": ref.raw},
+                )
+            )
         elif ref.module_file is not None:
             path = posixpath.normpath(posixpath.join(directory, ref.module_file))
             if relpaths is not None and path not in relpaths:
                 if not ref.only_if_shipped:
-                    ctx.add(RemoteCodeMissingModule.finding(
-                        f"{ref.source} {ref.key!r} needs {path}, which the package does not contain",
-                        location, details={"reference": ref.raw, "file": path},
-                    ))
+                    missing.setdefault(path, []).append(ref)
                 continue
             wired.setdefault(path, []).append(f"{ref.source}[{ref.key}]")
+    for path, needing in sorted(missing.items()):
+        keys = ", ".join(f"{r.source}[{r.key}]" for r in needing[:4])
+        ctx.add(
+            RemoteCodeMissingModule.finding(
+                f"{keys} need {path}, which the package does not contain",
+                _at(ctx, needing[0].pointer),
+                details={"file": path, "references": [r.raw for r in needing[:MAX_REPORTED]]},
+            )
+        )
     if wired:
         listing = "; ".join(f"{path} ({', '.join(keys[:4])})" for path, keys in sorted(wired.items()))
-        ctx.add(RemoteCodeWiring.finding(
-            f"loading with trust_remote_code=True imports shipped code: {listing}", ctx.location,
-            details={"modules": {path: keys for path, keys in sorted(wired.items())}},
-        ))
-    ctx.note("auto_map", {
-        "config": ctx.relpath,
-        "references": [
-            {"source": r.source, "key": r.key, "reference": r.raw, "repo": r.repo, "module": r.module,
-             "class": r.class_name, "problem": r.problem}
-            for r in refs[:500]
-        ],
-        "wired_files": sorted(wired),
-    })
+        ctx.add(
+            RemoteCodeWiring.finding(
+                f"loading with trust_remote_code=True imports shipped code: {listing}",
+                ctx.location,
+                details={"modules": dict(sorted(wired.items()))},
+            )
+        )
+    ctx.note(
+        "auto_map",
+        {
+            "config": ctx.relpath,
+            "references": [
+                {
+                    "source": r.source,
+                    "key": r.key,
+                    "reference": r.raw,
+                    "repo": r.repo,
+                    "module": r.module,
+                    "class": r.class_name,
+                    "problem": r.problem,
+                }
+                for r in refs[:500]
+            ],
+            "wired_files": sorted(wired),
+        },
+    )
 
 
 def _shard_index(weight_map: Any, ctx: AnalysisContext) -> None:
@@ -254,8 +310,11 @@ def _shard_index(weight_map: Any, ctx: AnalysisContext) -> None:
     shards: dict[str, str] = {}
     for tensor, shard in weight_map.items():
         if not isinstance(shard, str):
-            ctx.add(MalformedReference.finding(f"weight_map[{tensor!r}] is not a file name",
-                                               _at(ctx, ("weight_map", tensor))))
+            ctx.add(
+                MalformedReference.finding(
+                    f"weight_map[{tensor!r}] is not a file name", _at(ctx, ("weight_map", tensor))
+                )
+            )
             continue
         shards.setdefault(shard, tensor)
     package = _local_package(ctx)
@@ -267,18 +326,25 @@ def _shard_index(weight_map: Any, ctx: AnalysisContext) -> None:
         if escapes_package(shard):
             escaping += 1
             if escaping <= MAX_REPORTED:
-                ctx.add(PackagePathEscape.finding(
-                    f"weight_map sends tensor {tensor!r} to {shard!r}, outside the package: the loader reads "
-                    "(and for pickle shards, unpickles) that file", _at(ctx, ("weight_map", tensor)),
-                    details={"shard": shard},
-                ))
+                ctx.add(
+                    PackagePathEscape.finding(
+                        f"weight_map sends tensor {tensor!r} to {shard!r}, outside the package: "
+                        "the loader reads (and for pickle shards, unpickles) that file",
+                        _at(ctx, ("weight_map", tensor)),
+                        details={"shard": shard},
+                    )
+                )
         elif relpaths is not None and posixpath.normpath(posixpath.join(directory, shard)) not in relpaths:
             missing.append(shard)
     if missing:
-        ctx.add(MissingShard.finding(
-            f"{len(missing)} shard(s) named by weight_map are not in the package: {', '.join(missing[:10])}",
-            _at(ctx, ("weight_map",)), details={"missing": missing[:MAX_REPORTED], "count": len(missing)},
-        ))
+        ctx.add(
+            MissingShard.finding(
+                f"{len(missing)} shard(s) named by weight_map are not in the package: "
+                f"{', '.join(missing[:10])}",
+                _at(ctx, ("weight_map",)),
+                details={"missing": missing[:MAX_REPORTED], "count": len(missing)},
+            )
+        )
 
 
 def _chat_templates(value: Any, basename: str, ctx: AnalysisContext) -> None:
@@ -288,15 +354,23 @@ def _chat_templates(value: Any, basename: str, ctx: AnalysisContext) -> None:
     elif isinstance(value, list):
         for index, entry in enumerate(value):
             if isinstance(entry, dict) and isinstance(entry.get("template"), str):
-                templates.append((("chat_template", index, "template"), entry["template"],
-                                  str(entry.get("name", index))))
+                templates.append(
+                    (("chat_template", index, "template"), entry["template"], str(entry.get("name", index)))
+                )
             else:
-                ctx.add(MalformedReference.finding("chat_template entry is not {name, template}",
-                                                   _at(ctx, ("chat_template", index))))
+                ctx.add(
+                    MalformedReference.finding(
+                        "chat_template entry is not {name, template}", _at(ctx, ("chat_template", index))
+                    )
+                )
     elif isinstance(value, dict):
         templates += [(("chat_template", k), v, k) for k, v in value.items() if isinstance(v, str)]
     elif value is not None:
-        ctx.add(MalformedReference.finding("chat_template is not a string or a list", _at(ctx, ("chat_template",))))
+        ctx.add(
+            MalformedReference.finding(
+                "chat_template is not a string or a list", _at(ctx, ("chat_template",))
+            )
+        )
     checker = _template_checker()
     if checker is None:
         if templates:
@@ -353,11 +427,14 @@ def wiring_for(ctx: AnalysisContext) -> Wiring:
     return Wiring()
 
 
-def _direct_wiring(package: PackageView, directory: str, relpaths: set[str], limits: Limits) -> dict[str, str]:
+def _direct_wiring(
+    package: PackageView, directory: str, relpaths: set[str], limits: Limits
+) -> dict[str, str]:
     """Python files that configs in `directory` (and a diffusers index one level up) wire directly."""
     parent = posixpath.dirname(directory) if directory else None
     candidates = [
-        p for p in sorted(relpaths)
+        p
+        for p in sorted(relpaths)
         if posixpath.dirname(p) == directory and is_config_name(posixpath.basename(p).lower())
     ]
     if parent is not None:
@@ -375,7 +452,13 @@ def _direct_wiring(package: PackageView, directory: str, relpaths: set[str], lim
             continue
         folder = posixpath.dirname(config)
         for ref in code_references(doc.root, posixpath.basename(config).lower()):
-            if ref.module_file and not ref.repo and not ref.problem and not escapes_package(ref.module):
+            if (
+                ref.module
+                and ref.module_file
+                and not ref.repo
+                and not ref.problem
+                and not escapes_package(ref.module)
+            ):
                 path = posixpath.normpath(posixpath.join(folder, ref.module_file))
                 wired.setdefault(path, f"{config} {ref.source}[{ref.key}] (trust_remote_code)")
     return wired

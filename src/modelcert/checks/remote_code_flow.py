@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelcert.checks.remote_code_origins import call_labels, name_labels
 from modelcert.checks.remote_code_tables import SECRET_ENV
 from modelcert.checks.remote_code_values import (
     ENV_MAPPINGS,
@@ -30,18 +31,17 @@ from modelcert.checks.remote_code_values import (
     MAX_ITEMS,
     Const,
     bounded,
-    call_labels,
     canonical,
     const_binop,
     const_call,
     const_subscript,
     dotted,
-    name_labels,
 )
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 Scoped = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
 
 @dataclass(eq=False)
 class Scope:
@@ -61,8 +61,12 @@ class Scope:
 
     def binds(self, name: str) -> bool:
         return (
-            name in self.imports or name in self.values or name in self.defs or name in self.params
-            or name in self.elements or name in self.opaque
+            name in self.imports
+            or name in self.values
+            or name in self.defs
+            or name in self.params
+            or name in self.elements
+            or name in self.opaque
         )
 
 
@@ -96,8 +100,13 @@ class ModuleModel:
             self._calls_by_name = {}
             for call in self.calls:
                 func = call.func
-                spelled = func.id if isinstance(func, ast.Name) else func.attr if isinstance(
-                    func, ast.Attribute) else None
+                spelled = (
+                    func.id
+                    if isinstance(func, ast.Name)
+                    else func.attr
+                    if isinstance(func, ast.Attribute)
+                    else None
+                )
                 if spelled:
                     self._calls_by_name.setdefault(spelled, []).append(call)
         return self._calls_by_name.get(name, [])
@@ -151,7 +160,9 @@ class ModuleModel:
         yield from ((d, scope, outer_fn) for d in node.decorator_list)
         yield from ((s, inner, node) for s in node.body)
 
-    def _define(self, scope: Scope, name: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+    def _define(
+        self, scope: Scope, name: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    ) -> None:
         self._target_scope(scope, name).defs.setdefault(name, []).append(node)
 
     def _target_scope(self, scope: Scope, name: str) -> Scope:
@@ -242,8 +253,9 @@ class ModuleModel:
 
     # ---- shared recursion guard ---------------------------------------------------------------
 
-    def _guarded(self, kind: str, node: ast.AST, memo: dict[int, Any], compute: Callable[[], Any],
-                 empty: Any) -> Any:
+    def _guarded(
+        self, kind: str, node: ast.AST, memo: dict[int, Any], compute: Callable[[], Any], empty: Any
+    ) -> Any:
         key = id(node)
         if key in memo:
             return memo[key]
@@ -303,6 +315,13 @@ class ModuleModel:
             return {name for value in expr.values for name in self.resolve(value)}
         if isinstance(expr, ast.NamedExpr | ast.Starred | ast.Await):
             return set(self.resolve(expr.value))
+        # Path arithmetic: `Path.home() / ".ssh"` is still a pathlib.Path
+        if (
+            isinstance(expr, ast.BinOp)
+            and isinstance(expr.op, ast.Div)
+            and any(n.startswith("pathlib.") for n in self.resolve(expr.left))
+        ):
+            return {"pathlib.Path()"}
         return set()
 
     def _resolve_call(self, call: ast.Call) -> set[str]:
@@ -372,7 +391,9 @@ class ModuleModel:
                 return self._const(expr, env)
             finally:
                 self._depth -= 1
-        value: Const | None = self._guarded("const", expr, self._const_memo, lambda: self._const(expr, {}), None)
+        value: Const | None = self._guarded(
+            "const", expr, self._const_memo, lambda: self._const(expr, {}), None
+        )
         return value
 
     def _const(self, expr: ast.AST, env: dict[str, Const]) -> Const | None:
@@ -386,13 +407,24 @@ class ModuleModel:
         if isinstance(expr, ast.JoinedStr):
             parts: list[str] = []
             for part in expr.values:
-                value = self.const(part.value if isinstance(part, ast.FormattedValue) else part, env)
-                if not isinstance(value, str | int):
+                piece = self.const(part.value if isinstance(part, ast.FormattedValue) else part, env)
+                if not isinstance(piece, str | int):
                     return None
-                parts.append(str(value))
+                parts.append(str(piece))
             return bounded("".join(parts), self.max_bytes)
         if isinstance(expr, ast.BinOp):
             return const_binop(self, expr, env)
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub | ast.UAdd | ast.Invert):
+            operand = self.const(expr.operand, env)
+            if not isinstance(operand, int):
+                return None
+            return (
+                -operand
+                if isinstance(expr.op, ast.USub)
+                else ~operand
+                if isinstance(expr.op, ast.Invert)
+                else operand
+            )
         if isinstance(expr, ast.List | ast.Tuple):
             items = [self.const(e, env) for e in expr.elts[:MAX_ITEMS]]
             return None if any(i is None for i in items) or len(expr.elts) > MAX_ITEMS else items
@@ -413,7 +445,9 @@ class ModuleModel:
         values = owner.values.get(expr.id, [])
         return self.const(values[0]) if len(values) == 1 else None
 
-    def _const_comprehension(self, expr: ast.ListComp | ast.GeneratorExp, env: dict[str, Const]) -> Const | None:
+    def _const_comprehension(
+        self, expr: ast.ListComp | ast.GeneratorExp, env: dict[str, Const]
+    ) -> Const | None:
         if len(expr.generators) != 1:
             return None
         gen = expr.generators[0]
@@ -466,8 +500,8 @@ class ModuleModel:
             return set()
         if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitXor):
             return {"decoded"} | set(self.labels(expr.left)) | set(self.labels(expr.right))
-        out: set[str] = set()
+        merged: set[str] = set()
         for child in ast.iter_child_nodes(expr):
             if isinstance(child, ast.expr | ast.comprehension | ast.keyword | ast.FormattedValue):
-                out |= self.labels(child)
-        return out
+                merged |= self.labels(child)
+        return merged

@@ -1,4 +1,4 @@
-"""What shipped Python may call, as data: each table maps a qualified name (or a module prefix) to why it matters.
+"""What shipped Python may call, as data: each table maps a qualified name or module prefix to why it matters.
 
 Names are canonical dotted paths after import-alias resolution (`sp.run` → `subprocess.run`).
 A module entry covers the module and everything under it (parent-module wildcard: a submodule of a
@@ -243,9 +243,31 @@ LOAD_BY_PATH = {
 # getattr(module, <computed>) on these hides which function is called.
 REFLECTION_SENSITIVE = frozenset(
     {
-        "os", "subprocess", "builtins", "sys", "importlib", "socket", "ctypes", "pty", "shutil",
-        "pickle", "marshal", "io", "runpy", "code", "pydoc", "pkgutil", "operator", "posix", "nt",
-        "requests", "urllib", "http", "base64", "codecs", "zlib",
+        "os",
+        "subprocess",
+        "builtins",
+        "sys",
+        "importlib",
+        "socket",
+        "ctypes",
+        "pty",
+        "shutil",
+        "pickle",
+        "marshal",
+        "io",
+        "runpy",
+        "code",
+        "pydoc",
+        "pkgutil",
+        "operator",
+        "posix",
+        "nt",
+        "requests",
+        "urllib",
+        "http",
+        "base64",
+        "codecs",
+        "zlib",
     }
 )
 
@@ -265,17 +287,49 @@ TAMPER_CALLS = {
 # Module attributes whose replacement changes how other code behaves.
 MONKEYPATCH_MODULES = frozenset(
     {
-        "builtins", "os", "subprocess", "socket", "ssl", "importlib", "pickle", "marshal", "io",
-        "shutil", "site", "requests", "urllib", "http", "huggingface_hub", "safetensors", "json",
-        "posix", "nt", "zipfile", "tarfile",
+        "builtins",
+        "os",
+        "subprocess",
+        "socket",
+        "ssl",
+        "importlib",
+        "pickle",
+        "marshal",
+        "io",
+        "shutil",
+        "site",
+        "requests",
+        "urllib",
+        "http",
+        "huggingface_hub",
+        "safetensors",
+        "json",
+        "posix",
+        "nt",
+        "zipfile",
+        "tarfile",
     }
 )
 MONKEYPATCH_NAMES = (
-    "sys.modules", "sys.meta_path", "sys.path_hooks", "sys.path_importer_cache", "sys.excepthook",
-    "sys.displayhook", "sys.settrace", "sys.setprofile", "sys.audit", "sys.addaudithook",
-    "torch.load", "torch.save", "torch.serialization", "torch._weights_only_unpickler",
-    "torch.hub", "transformers.dynamic_module_utils", "transformers.utils.hub",
-    "transformers.modeling_utils.load_state_dict", "transformers.trainer_utils",
+    "sys.modules",
+    "sys.meta_path",
+    "sys.path_hooks",
+    "sys.path_importer_cache",
+    "sys.excepthook",
+    "sys.displayhook",
+    "sys.settrace",
+    "sys.setprofile",
+    "sys.audit",
+    "sys.addaudithook",
+    "torch.load",
+    "torch.save",
+    "torch.serialization",
+    "torch._weights_only_unpickler",
+    "torch.hub",
+    "transformers.dynamic_module_utils",
+    "transformers.utils.hub",
+    "transformers.modeling_utils.load_state_dict",
+    "transformers.trainer_utils",
 )
 # Environment variables that change what the process loads, trusts or where it connects.
 DANGEROUS_ENV = re.compile(
@@ -324,10 +378,21 @@ FILE_OPS: dict[str, tuple[int, str, str]] = {
 }
 # pathlib methods (on Path(...) objects): what they do to the receiver's path.
 PATH_METHODS = {
-    "write_text": "write", "write_bytes": "write", "touch": "write", "mkdir": "write",
-    "symlink_to": "write", "hardlink_to": "write", "open": "rw", "read_text": "read",
-    "read_bytes": "read", "unlink": "delete", "rmdir": "delete", "chmod": "chmod",
-    "lchmod": "chmod", "rename": "delete", "replace": "delete",
+    "write_text": "write",
+    "write_bytes": "write",
+    "touch": "write",
+    "mkdir": "write",
+    "symlink_to": "write",
+    "hardlink_to": "write",
+    "open": "rw",
+    "read_text": "read",
+    "read_bytes": "read",
+    "unlink": "delete",
+    "rmdir": "delete",
+    "chmod": "chmod",
+    "lchmod": "chmod",
+    "rename": "delete",
+    "replace": "delete",
 }
 PATH_CONSTRUCTORS = frozenset(
     {"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath", "pathlib.PurePath", "pathlib.PurePosixPath"}

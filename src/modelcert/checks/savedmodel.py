@@ -169,7 +169,7 @@ class TfAssetPathEscapes(Check):
 
 @cache
 def known_ops() -> frozenset[str]:
-    text = resources.files("modelcert.data").joinpath("tf_known_ops.txt").read_text(encoding="utf-8")
+    text = (resources.files("modelcert") / "data" / "tf_known_ops.txt").read_text(encoding="utf-8")
     words = (line.split("#", 1)[0].split() for line in text.splitlines())
     return frozenset(word for line in words for word in line)
 

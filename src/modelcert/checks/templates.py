@@ -232,7 +232,7 @@ EXEC_METHODS = frozenset(
         "check_output", "check_call", "getoutput", "getstatusoutput", "Popen", "run_path",
         "run_module", "import_module", "load_module", "exec_module", "__import__", "eval", "exec",
         "execfile", "compile", "read_text", "write_text", "read_bytes", "write_bytes", "unlink",
-        "rmtree", "remove", "putenv", "kill",
+        "rmtree", "putenv", "kill",
     }
 )
 # Global functions that execute code or reach arbitrary objects, if an environment exposes them.
@@ -385,10 +385,15 @@ class _TemplateAudit:
         threshold = Origin.DATA if strict else Origin.OBJECT
         if folded.origin >= threshold:
             self._unresolved(expr, sink, folded)
+        elif folded.origin == Origin.DATA_BUILT and self._assembles_underscores(expr):
+            self._unresolved(expr, sink, folded)  # a dunder completed by runtime input: a planted backdoor
 
     def _unresolved(self, expr: nodes.Node, sink: nodes.Node, folded: Folded) -> None:
         assembles = self._assembles_underscores(expr)
-        source = "package-supplied strings" if folded.origin == Origin.PACKAGE else "parts it cannot follow"
+        source = {
+            Origin.PACKAGE: "package-supplied strings (special tokens)",
+            Origin.DATA_BUILT: "runtime input joined with template constants",
+        }.get(folded.origin, "parts it cannot follow")
         message = f"attribute/item name is computed from {source}"
         if assembles:
             self._report(
@@ -400,6 +405,9 @@ class _TemplateAudit:
             self._report(UnresolvedAttribute, sink, "unresolved", message)
 
     def _assembles_underscores(self, expr: nodes.Node) -> bool:
+        """Do the known pieces of an unresolved name spell underscores (a dunder being assembled)?"""
+        if any("__" in hint or (hint and not hint.strip("_")) for hint in self.folder.fold(expr).hints):
+            return True
         for node in iter_nodes(expr):
             if isinstance(node, nodes.Const) and isinstance(node.value, str):
                 texts = [node.value]

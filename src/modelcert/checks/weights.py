@@ -7,8 +7,8 @@ shaped like the published parser overflows are **unsafe**.
 
 from __future__ import annotations
 
+import posixpath
 from collections import Counter
-from pathlib import PurePosixPath
 from typing import Any
 
 from modelcert.checks.base import AnalysisContext, AnalyzerSpec, Check
@@ -403,25 +403,30 @@ def check_safetensors_index(index: object, ctx: AnalysisContext, location: Locat
         return
     shards = sorted(set(weight_map.values()))
     ctx.note("safetensors_index", {"tensors": len(weight_map), "shards": shards[:1000]})
-    base = PurePosixPath(ctx.relpath).parent
-    present = set(ctx.package.relpaths()) if ctx.package is not None else None
+    base = posixpath.dirname(ctx.relpath)
+    # Presence is only meaningful for an index on disk; inside an archive the siblings are members.
+    present = set(ctx.package.relpaths()) if ctx.package is not None and ctx.depth == 0 else None
     for shard in shards[:10_000]:
         pointer = f"weight_map/{shard[:200]}"
-        if _escapes(shard):
+        resolved = _resolve_shard(base, shard)
+        if resolved is None:
             ctx.add(ShardPathEscape.finding(f"shard {shard[:200]!r} resolves outside the model folder",
                                             location.at(pointer=pointer), details={"shard": shard[:200]}))
-        elif present is not None and (base / shard).as_posix().removeprefix("./") not in present:
+        elif present is not None and resolved not in present:
             ctx.add(ShardIndexInvalid.finding(f"shard {shard[:200]!r} is not in the package",
                                               location.at(pointer=pointer), details={"shard": shard[:200]}))
 
 
-def _escapes(name: str) -> bool:
+def _resolve_shard(base: str, name: str) -> str | None:
+    """The shard's package-relative path, or None when it leaves the package (or is not a path)."""
     lowered = name.lower()
-    parts = name.replace("\\", "/").split("/")
-    return (
-        name.startswith(("/", "\\")) or ".." in parts or "\x00" in name or "://" in lowered
-        or (len(name) > 1 and name[1] == ":") or lowered.startswith("file:")
-    )
+    if not name or "\x00" in name or "://" in lowered or lowered.startswith("file:") or name[1:2] == ":":
+        return None
+    unified = name.replace("\\", "/")
+    if unified.startswith("/"):
+        return None
+    resolved = posixpath.normpath(posixpath.join(base, unified))
+    return None if resolved == ".." or resolved.startswith("../") else resolved
 
 
 # -- GGUF ------------------------------------------------------------------------------------------
@@ -499,6 +504,12 @@ def _gguf_notes(header: GGUFHeader, ctx: AnalysisContext) -> None:
         "chat_templates": sorted(kv.key for kv in header.kvs if kv.key.startswith("tokenizer.chat_template")),
         "tensors": len(header.tensors),
         "file_type": scalar("general.file_type"),
+        # general.* scalars (base_model.*, license, source.url ...) for lineage and currency checks
+        "general": {
+            kv.key[:200]: kv.value[:500] if isinstance(kv.value, str) else kv.value
+            for kv in header.kvs[:4096]
+            if kv.key.startswith("general.") and not isinstance(kv.value, ArrayValue)
+        },
     })
 
 

@@ -12,10 +12,15 @@ from dataclasses import dataclass
 PICKLE = "pickle"  # read by torch.load / torch.jit.load as a pickle whatever its bytes say
 TORCHSCRIPT_CODE = "torchscript-code"
 KERAS_CONFIG = "keras-config"
-RECORD = "record"  # a PyTorch record (storage, version, byteorder): raw unless its content says otherwise
+STORAGE = "storage"  # tensor bytes, version, byteorder: raw unless a magic number says otherwise
+RECORD = "record"  # any other PyTorch record: detected by content, not listed when raw
 MEMBER = "member"  # anything else: detected by content
 
 TORCH_KINDS = frozenset({"pytorch-zip", "torchscript"})
+# Folders of raw tensor bytes (torch.save, torch.jit.save, the pre-1.4 TorchScript layout) and small
+# bookkeeping records; their bytes are never interpreted by torch.
+STORAGE_DIRS = ("data/", "constants/", "traced_inputs/", "tensors/", ".data/")
+BOOKKEEPING = frozenset({"version", "byteorder", ".format_version", ".storage_alignment"})
 _PICKLE_OPS_WITH_EFFECT = frozenset({"GLOBAL", "INST", "REDUCE", "BUILD", "OBJ", "STACK_GLOBAL", "NEWOBJ",
                                      "NEWOBJ_EX", "EXT1", "EXT2", "EXT4"})
 
@@ -38,6 +43,8 @@ class ZipLayout:
                 return PICKLE
             if self.kind == "torchscript" and record.startswith("code/") and record.endswith(".py"):
                 return TORCHSCRIPT_CODE
+            if record.startswith(STORAGE_DIRS) or record in BOOKKEEPING:
+                return STORAGE
             return RECORD
         if self.kind in TORCH_KINDS:
             return MEMBER

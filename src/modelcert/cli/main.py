@@ -19,6 +19,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("modelcert.cli.keys", "generate certifier keys; assemble a TRUST.json"),
     "certify": ("modelcert.cli.certify", "scan, apply a policy and sign a certificate (or co-sign one)"),
     "verify": ("modelcert.cli.verify", "verify certificates offline: integrity, signatures, validity, quorum"),
+    "serve": ("modelcert.cli.serve", "run the registry service (API and web pages)"),
+    "publish": ("modelcert.cli.publish", "publish certificates, releases, status changes to a registry"),
+    "status": ("modelcert.cli.status", "is this model current? ask a registry or check a stapled statement"),
+    "log": ("modelcert.cli.log", "verify transparency-log proofs and checkpoint consistency"),
+    "witness": ("modelcert.cli.witness", "check a registry log's consistency and cosign its checkpoint"),
 }
 
 EXIT_OK = 0

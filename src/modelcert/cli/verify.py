@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         min_certifiers=args.min_certifiers,
         min_jurisdictions=args.min_jurisdictions,
         publisher_bundles=bundles,
-        extra_ignored=_inside(args.path, [*args.cert, *args.publisher_signature]),
+        detached=_inside(args.path, [*args.cert, *args.publisher_signature]),
         workers=max(1, args.workers),
     )
     if args.format == "json":

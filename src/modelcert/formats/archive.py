@@ -9,6 +9,7 @@ unscannable, never an analyzer crash.
 from __future__ import annotations
 
 import contextlib
+import io
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -138,12 +139,33 @@ class TarReader:
                     offset=info.offset,
                     after_end_marker=self._state.zero_block_seen,
                 )
-                data = archive.extractfile(info) if member.kind == "file" else None
-                yield member, data
+                raw = archive.extractfile(info) if member.kind == "file" else None
+                yield member, (io.BufferedReader(_MemberData(raw, member.name)) if raw is not None else None)
                 # tarfile in stream mode keeps every TarInfo; drop them, the checks kept what they need.
                 members = getattr(archive, "members", None)
                 if isinstance(members, list):
                     members.clear()
+
+
+class _MemberData(io.RawIOBase):
+    """A tar member's data stream whose read errors (truncation, bad sparse maps) are FormatErrors."""
+
+    def __init__(self, raw: IO[bytes], name: str) -> None:
+        self._raw = raw
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._raw.read(len(buffer))
+        except ModelcertError:
+            raise
+        except _TAR_ERRORS as exc:
+            raise FormatError(f"{self._name}: member data unreadable: {exc}") from exc
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def copy_member(data: IO[bytes], name: str, declared: int, limits: Limits, budget: int) -> Blob:
@@ -153,12 +175,7 @@ def copy_member(data: IO[bytes], name: str, declared: int, limits: Limits, budge
     out = SpooledBlob(name, limits.in_memory_member_bytes)
     try:
         while True:
-            try:
-                chunk = data.read(limits.read_chunk_bytes)
-            except ModelcertError:
-                raise
-            except _TAR_ERRORS as exc:
-                raise FormatError(f"{name}: member data unreadable: {exc}") from exc
+            chunk = data.read(limits.read_chunk_bytes)
             if not chunk:
                 break
             out.write(chunk)

@@ -144,7 +144,10 @@ class DecompressingReader(io.RawIOBase):
         self._pending = b""  # compressed bytes read but not yet given to a decoder
         self._zstd: Any = None
         if codec == "zstd":
-            self._zstd = _zstd_reader(source)
+            end = zstd_frames_end(source)
+            if end < source.size:
+                self.trailing_offset = end
+            self._zstd = _zstd_reader(source.window(0, end, source.name))
             self._decoder: _Decoder | None = None
         elif codec in DECODERS:
             self._decoder = DECODERS[codec]()
@@ -226,6 +229,56 @@ def _zstd_reader(source: Blob) -> Any:
     import zstandard  # noqa: PLC0415 - imported where used: most scans never meet zstd
 
     return zstandard.ZstdDecompressor().stream_reader(source.open(), read_size=CHUNK, read_across_frames=True)
+
+
+_ZSTD_MAGIC = 0xFD2FB528
+_ZSTD_MAX_FRAMES = 1_000_000
+
+
+def zstd_frames_end(blob: Blob) -> int:
+    """Where the last complete zstd frame ends, found by walking frame and block headers (3 bytes per
+    block of up to 128 KiB). zstandard's stream reader stops silently at a cut frame, so truncation
+    is detected here: a frame that runs past the end of the blob is a FormatError."""
+    pos = 0
+    for _ in range(_ZSTD_MAX_FRAMES):
+        magic = blob.read_at(pos, 4)
+        if len(magic) < 4:
+            return pos
+        number = int.from_bytes(magic, "little")
+        if 0x184D2A50 <= number <= 0x184D2A5F:  # skippable frame: magic, 4-byte size, payload
+            size = int.from_bytes(blob.read_at(pos + 4, 4), "little")
+            end = pos + 8 + size
+        elif number == _ZSTD_MAGIC:
+            end = _zstd_frame_end(blob, pos)
+        else:
+            return pos  # not a frame: trailing bytes for the caller to judge
+        if end > blob.size:
+            raise FormatError("zstd stream is truncated (a frame runs past the end)", pos)
+        pos = end
+    raise LimitExceeded(f"more than {_ZSTD_MAX_FRAMES} zstd frames")
+
+
+def _zstd_frame_end(blob: Blob, start: int) -> int:
+    header = blob.read_at(start + 4, 1)
+    if not header:
+        raise FormatError("zstd stream is truncated (no frame header)", start)
+    fhd = header[0]
+    single_segment = bool(fhd & 0x20)
+    fcs_size = (1 if single_segment else 0, 2, 4, 8)[fhd >> 6]
+    pos = start + 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[fhd & 0x3] + fcs_size
+    while True:
+        raw = blob.read_at(pos, 3)
+        if len(raw) < 3:
+            raise FormatError("zstd stream is truncated (cut inside a frame)", pos)
+        block = int.from_bytes(raw, "little")
+        kind, size = (block >> 1) & 0x3, block >> 3
+        if kind == 3:
+            raise FormatError("zstd block of reserved type", pos)
+        pos += 3 + (1 if kind == 1 else size)
+        if block & 1:
+            return pos + (4 if fhd & 0x4 else 0)
+        if pos > blob.size:
+            raise FormatError("zstd stream is truncated (cut inside a block)", pos)
 
 
 def _zstd_error() -> type[BaseException]:

@@ -161,7 +161,7 @@ def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
     elif found == "json" and hint == "jinja" and not _is_complete_json(head, size):
         found = "jinja"  # templates start with "{%" / "{{", which the lenient JSON sniff accepts
     mismatch = False
-    if hint is not None and hint in COMPATIBLE and found not in {"empty", "binary", "text"}:
+    if hint is not None and hint in COMPATIBLE and found not in {"empty", "binary", "text", "tensor-data"}:
         mismatch = found not in COMPATIBLE[hint]
     if hint == "safetensors" and found not in {"safetensors", "empty"}:
         mismatch = True
@@ -189,6 +189,8 @@ def _looks_like_json(head: bytes) -> bool:
     except json.JSONDecodeError as exc:
         # A truncated head of a large JSON file fails at its end, not its start.
         return exc.pos >= len(head) - 64 or len(head) >= HEAD_BYTES - 8
+    except RecursionError:
+        return True  # nesting bomb: the JSON reader reports the depth limit
     return True
 
 
@@ -199,7 +201,7 @@ def _is_complete_json(head: bytes, size: int) -> bool:
         return True
     try:
         json.loads(head.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return False
     return True
 
@@ -214,7 +216,9 @@ def _is_text(head: bytes) -> bool:
     return True
 
 
-_PICKLE_V0_FIRST = frozenset(b"(cI]}lLSVFdNKJMTUXBCGhjqrpg)t.0a")
+_PICKLE_V0_FIRST = frozenset(b"(cI]}lLSVFdNKJMTUXBCGhjqrpg)t.0a") | frozenset(
+    b"\x80\x8c\x8d\x95\x8a\x8b\x8e\x88\x89\x8f\x96"  # pickle.load needs no PROTO (GHSA-9gvj-pp9x-gcfr)
+)
 _DEF_OPS = frozenset({"GLOBAL", "INST", "REDUCE", "BUILD", "OBJ", "STACK_GLOBAL", "NEWOBJ"})
 
 

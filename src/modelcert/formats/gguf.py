@@ -137,6 +137,13 @@ class _Cursor:
         self.pos += n
         return self._buf[start : start + n]
 
+    def skip(self, n: int, what: str) -> None:
+        if n > self.remaining:
+            raise _Stop(Failure("truncated", f"file ends inside {what}", self.pos))
+        if self.pos + n > self.limit:
+            raise LimitExceeded(f"GGUF header larger than {self.limit} bytes", self.pos)
+        self.pos += n
+
     def unpack(self, fmt: str, what: str) -> Any:
         size = struct.calcsize(fmt)
         return struct.unpack(self.order + fmt, self.take(size, what))[0]
@@ -227,7 +234,9 @@ def _read_array(cur: _Cursor, wide: str, limits: Limits, depth: int) -> ArrayVal
     if spec is None:
         raise _Stop(Failure("value_type", f"unknown array item type {item_type}", at, item_type))
     fmt = spec[1]
-    item_size = struct.calcsize(fmt) if fmt else (struct.calcsize(wide) if item_type == TYPE_STRING else 12)
+    # Smallest encoding of one item: a string is at least its length field, an array its type + length.
+    len_size = struct.calcsize(wide)
+    item_size = struct.calcsize(fmt) if fmt else (len_size if item_type == TYPE_STRING else 4 + len_size)
     if length * item_size > cur.remaining:
         raise _Stop(
             Failure(
@@ -245,7 +254,7 @@ def _read_array(cur: _Cursor, wide: str, limits: Limits, depth: int) -> ArrayVal
         shown = min(length, ARRAY_PREVIEW)
         data = cur.take(shown * item_size, "an array")
         preview = list(struct.unpack(f"{cur.order}{shown}{fmt}", data))
-        cur.take((length - shown) * item_size, "an array")  # skipped, bounds already checked
+        cur.skip((length - shown) * item_size, "an array")
     else:
         for index in range(length):
             item = _read_value(cur, item_type, wide, limits, depth)

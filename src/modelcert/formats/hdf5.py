@@ -1,24 +1,29 @@
 """HDF5 files (Keras .h5 models and weights) → an inert view: Keras config attributes and every
 reference to a file outside this one.
 
-Opened read-only with h5py from the blob (an in-memory buffer or a seekable stream, never a path).
-Links are listed without being followed: external links, external raw storage and virtual-dataset
-sources are recorded, never opened, because following them makes the HDF5 library read other
-files of the host. No dataset is read.
+The HDF5 C library crashes (segfaults) on some corrupt files, and a crash would take the whole scan
+down with it; so the file is read by h5py in a child process (formats/hdf5_worker.py), under a
+memory ceiling and a time limit. A crash or a hang there makes this file unscannable, never the
+scan. The child gets the file by path when it is one, else its bytes on stdin.
 """
 
 from __future__ import annotations
 
-import io
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from modelcert.errors import FormatError, LimitExceeded
-from modelcert.formats.blob import Blob, BytesBlob
+from modelcert.formats.blob import Blob, BytesBlob, FileBlob
 from modelcert.limits import Limits
 
-# Root attributes Keras writes into .h5 models (legacy_h5_format / tf.keras hdf5_format).
-KERAS_ATTRIBUTES = ("model_config", "training_config", "keras_version", "backend")
+# Wall-clock ceiling for one HDF5 file; listing links and attributes takes well under a second
+# for real models, so hitting this means the file makes the library loop.
+WORKER_SECONDS = 120
+_PIPE_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,89 +45,68 @@ class Hdf5View:
 
 
 def read_hdf5(blob: Blob, limits: Limits) -> Hdf5View:
-    # Imported here: h5py loads the HDF5 C library; only HDF5 files need it.
-    import h5py  # noqa: PLC0415
-
-    stream = io.BytesIO(blob.data) if isinstance(blob, BytesBlob) else blob.open()
+    if blob.size == 0:
+        raise FormatError("empty HDF5 file")
+    command = [sys.executable, "-m", "modelcert.formats.hdf5_worker",
+               str(limits.max_archive_members), str(limits.max_json_bytes)]
+    if isinstance(blob, FileBlob):
+        command.append(str(blob.path))
+        output = _run(command, None)
+    else:
+        output = _run(command, blob)
     try:
-        with h5py.File(stream, "r") as handle:
-            attributes = _keras_attributes(handle, limits)
-            objects, datasets, external = _walk(handle, h5py, limits)
-    except (LimitExceeded, FormatError):
-        raise
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-        raise FormatError(f"HDF5: {str(exc)[:200]}") from None
-    finally:
-        stream.close()
-    return Hdf5View(keras_attributes=attributes, objects=objects, datasets=datasets, external=external)
+        result = json.loads(output)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise FormatError("HDF5 reader returned no result") from None
+    if "limit" in result:
+        raise LimitExceeded(str(result["limit"]))
+    if "error" in result:
+        raise FormatError(f"HDF5: {result['error']}")
+    view = result["ok"]
+    return Hdf5View(
+        keras_attributes={str(k): str(v) for k, v in view["attributes"].items()},
+        objects=int(view["objects"]),
+        datasets=int(view["datasets"]),
+        external=tuple(ExternalReference(*map(str, item)) for item in view["external"]),
+    )
 
 
-def _keras_attributes(handle: Any, limits: Limits) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name in KERAS_ATTRIBUTES:
-        if name not in handle.attrs:
-            continue
-        size = handle.attrs.get_id(name).get_storage_size()
-        if size > limits.max_json_bytes:
-            raise LimitExceeded(f"HDF5 attribute {name!r}: {size} bytes exceeds {limits.max_json_bytes}")
-        out[name] = _as_text(handle.attrs[name])
-    return out
+def _run(command: list[str], blob: Blob | None) -> bytes:
+    env = dict(os.environ)
+    source_root = str(Path(__file__).resolve().parents[2])  # makes `-m modelcert...` importable
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH", "")) if p)
+    with subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+        command,
+        stdin=subprocess.PIPE if blob is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    ) as process:
+        try:
+            if blob is not None:
+                _feed(process, blob)
+            output, _ = process.communicate(timeout=WORKER_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise LimitExceeded(f"HDF5 reader ran longer than {WORKER_SECONDS} s") from None
+        except BrokenPipeError:
+            output = b""
+            process.wait(timeout=WORKER_SECONDS)
+    if process.returncode < 0:
+        raise FormatError(
+            f"the HDF5 library crashed (signal {-process.returncode}) reading this file: it may target "
+            "HDF5 parser bugs"
+        )
+    return output
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, str):
-        return value
-    if hasattr(value, "tolist"):
-        items = value.tolist()
-        if isinstance(items, list) and len(items) == 1:
-            return _as_text(items[0])
-        return _as_text(items) if isinstance(items, (bytes, str)) else str(items)
-    return str(value)
-
-
-def _walk(handle: Any, h5py: Any, limits: Limits) -> tuple[int, int, tuple[ExternalReference, ...]]:
-    names: list[str] = []
-    ceiling = limits.max_archive_members
-
-    def collect(name: str) -> bool | None:
-        names.append(name)
-        return True if len(names) > ceiling else None  # a non-None return stops the visit
-
-    handle.visit_links(collect)
-    if len(names) > ceiling:
-        raise LimitExceeded(f"HDF5 file holds more than {ceiling} links")
-    external: list[ExternalReference] = []
-    datasets = 0
-    for name in names:
-        link = handle.get(name, getlink=True)
-        if isinstance(link, h5py.ExternalLink):
-            external.append(ExternalReference("external-link", name, str(link.filename), str(link.path)))
-            continue
-        if not isinstance(link, h5py.HardLink):
-            continue  # soft links name paths inside this file; never resolved
-        obj = handle.get(name)
-        if isinstance(obj, h5py.Dataset):
-            datasets += 1
-            external.extend(_dataset_sources(name, obj, h5py))
-    return len(names), datasets, tuple(external)
-
-
-def _dataset_sources(name: str, dataset: Any, h5py: Any) -> list[ExternalReference]:
-    plist = dataset.id.get_create_plist()
-    found: list[ExternalReference] = []
-    for index in range(plist.get_external_count()):
-        filename, offset, size = plist.get_external(index)
-        found.append(ExternalReference(
-            "external-storage", name, _decode(filename), f"offset {offset}, {size} bytes"))
-    if plist.get_layout() == h5py.h5d.VIRTUAL:
-        for index in range(plist.get_virtual_count()):
-            found.append(ExternalReference(
-                "virtual-source", name, _decode(plist.get_virtual_filename(index)),
-                _decode(plist.get_virtual_dsetname(index))))
-    return found
-
-
-def _decode(value: Any) -> str:
-    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+def _feed(process: subprocess.Popen[bytes], blob: Blob) -> None:
+    assert process.stdin is not None
+    if isinstance(blob, BytesBlob):
+        process.stdin.write(blob.data)
+    else:
+        for offset in range(0, blob.size, _PIPE_CHUNK):
+            process.stdin.write(blob.read_at(offset, _PIPE_CHUNK))
+    process.stdin.close()
+    process.stdin = None  # fully sent: communicate() must not flush it again

@@ -30,7 +30,8 @@ from modelcert.limits import Limits
 MAX_VALUES = 64  # possible values tracked per expression; beyond, the result is incomplete
 MAX_VALUE_CHARS = 4096  # longer strings are never attribute names worth resolving
 MAX_PRODUCT = 4096  # combinations tried when an operation has several multi-valued operands
-MAX_PASSES = 6  # fixpoint passes over variable bindings
+MAX_PASSES = 8  # fixpoint passes over variable bindings
+MAX_HINTS = 32  # constant pieces remembered per unresolved value
 _FOLD_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError, AttributeError)
 
 
@@ -90,9 +91,10 @@ class Origin(IntEnum):
 
     NUMERIC = 0  # arithmetic, loop counters, lengths: never an attribute name
     DATA = 1  # runtime input (messages, tools) or unknown context variables
-    OBJECT = 2  # a Python object reached from template globals (its text is not modelled)
-    BUILT = 3  # a string assembled in the template from parts that could not be followed
-    PACKAGE = 4  # strings the model package supplies (bos_token, eos_token, ...)
+    DATA_BUILT = 2  # runtime data joined with template constants ('<' ~ message.role ~ '>')
+    OBJECT = 3  # a Python object reached from template globals (its text is not modelled)
+    BUILT = 4  # a string assembled in the template from parts that could not be followed
+    PACKAGE = 5  # strings the model package supplies (bos_token, eos_token, ...)
 
 
 class ListValue(tuple[Any, ...]):
@@ -102,6 +104,20 @@ class ListValue(tuple[Any, ...]):
 
     def __repr__(self) -> str:
         return "[" + ", ".join(repr(item) for item in self) + "]"
+
+
+class GeneratorValue(tuple[Any, ...]):
+    """What select/map/unique return: iterates like its items, prints like a generator object."""
+
+    text: str
+
+    def __new__(cls, items: Iterable[Any], text: str) -> GeneratorValue:
+        made = super().__new__(cls, items)
+        made.text = text
+        return made
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -137,6 +153,7 @@ class Folded:
     values: frozenset[Hashable] = frozenset()
     complete: bool = True
     origin: Origin = Origin.DATA  # meaningful when incomplete
+    hints: frozenset[str] = frozenset()  # constant pieces an incomplete value was built from
 
     @staticmethod
     def of(*values: Hashable) -> Folded:
@@ -155,17 +172,26 @@ class Folded:
 
 def _merge(folds: Iterable[Folded]) -> Folded:
     values: set[Hashable] = set()
+    hints: set[str] = set()
     complete = True
     origin = Origin.NUMERIC
     for fold in folds:
         values.update(fold.values)
+        hints.update(fold.hints)
         if not fold.complete:
             complete = False
             origin = max(origin, fold.origin)
     if len(values) > MAX_VALUES:
-        values = set(itertools.islice(values, MAX_VALUES))
+        # Deterministic, and keeps the values most likely to matter (dunder-looking, short) first.
+        values = set(sorted(values, key=lambda v: ("__" not in repr(v), len(repr(v)), repr(v)))[:MAX_VALUES])
         complete, origin = False, max(origin, Origin.BUILT)
-    return Folded(frozenset(values), complete, origin if not complete else Origin.DATA)
+    if complete:
+        return Folded(frozenset(values))
+    return Folded(frozenset(values), False, origin, _bounded_hints(hints))
+
+
+def _bounded_hints(hints: Iterable[str]) -> frozenset[str]:
+    return frozenset(sorted((h for h in hints if len(h) <= 64), key=lambda h: ("_" not in h, h))[:MAX_HINTS])
 
 
 NUMERIC = Folded.unknown(Origin.NUMERIC)
@@ -238,7 +264,7 @@ def _combine(folds: Sequence[Folded], fn: Callable[..., Hashable], *, building: 
     origin = max((f.origin for f in folds if not f.complete), default=Origin.DATA)
     # Joining known pieces with unknown ones is template-side construction.
     if building and not complete and (any(f.values for f in folds) or len(folds) > 1):
-        origin = max(origin, Origin.BUILT)
+        origin = Origin.DATA_BUILT if origin <= Origin.DATA_BUILT else max(origin, Origin.BUILT)
     for count, combo in enumerate(itertools.product(*(sorted(f.values, key=repr) for f in folds))):
         if count >= MAX_PRODUCT or len(results) >= MAX_VALUES:
             complete, origin = False, max(origin, Origin.BUILT)
@@ -248,7 +274,12 @@ def _combine(folds: Sequence[Folded], fn: Callable[..., Hashable], *, building: 
         except _FOLD_ERRORS:
             if combo and any(isinstance(v, Opaque | DictValue) for v in combo):
                 complete, origin = False, max(origin, Origin.BUILT)
-    return Folded(frozenset(results), complete, origin if not complete else Origin.DATA)
+    if complete:
+        return Folded(frozenset(results))
+    hints = {h for f in folds for h in f.hints}
+    if building:
+        hints.update(v for f in folds for v in f.values if isinstance(v, str))
+    return Folded(frozenset(results), False, origin, _bounded_hints(hints))
 
 
 def _safe_percent(fmt: str, args: Any) -> str:
@@ -259,6 +290,13 @@ def _safe_percent(fmt: str, args: Any) -> str:
                 raise ValueError("unbounded format width")
     if isinstance(args, tuple):
         args = tuple(as_text(a) if isinstance(a, Opaque) else a for a in args)
+    elif isinstance(args, DictValue):
+        plain = {}
+        for key, choices in args.items:
+            if not choices.complete or len(choices.values) != 1:
+                raise ValueError("dict value not known")
+            plain[key] = next(iter(choices.values))
+        args = plain
     return str(fmt % args)
 
 
@@ -377,6 +415,8 @@ class ConstantFolder:
             if isinstance(n, nodes.Call) and isinstance(n.node, nodes.Name)
         }
         self._env = _Bindings()
+        self._pending: _Bindings | None = None
+        self._unsolved = False
         self._solve()
 
     def is_local(self, name: str) -> bool:
@@ -403,26 +443,25 @@ class ConstantFolder:
             if isinstance(n, nodes.Assign | nodes.AssignBlock | nodes.For | nodes.With | nodes.Macro)
         ]
         calls = [n for n in iter_nodes(self._tree) if isinstance(n, nodes.Call)]
-        changed: set[object] = set()
         for pass_index in range(MAX_PASSES):
             new = _Bindings(namespaces=set(self._env.namespaces))
             self._memo = {}
+            self._pending = new  # later sites see what earlier ones bound in this same pass
             for site in sites:
                 self._bind_site(site, new)
             for call in calls:
                 self._bind_macro_args(call, new)
+            self._pending = None
             changed = _widen(self._env.names, new.names, widen_numbers=pass_index >= 2)
             changed |= _widen(self._env.ns_attrs, new.ns_attrs, widen_numbers=pass_index >= 2)
             self._env = new
             if not changed:
                 break
         else:
-            # Still growing (an accumulator in a loop): keep what was seen, admit there is more.
-            for key in changed:
-                if isinstance(key, str):
-                    self._env.names[key] = self._env.names[key].union(BUILT)
-                else:
-                    self._env.ns_attrs[key] = self._env.ns_attrs[key].union(BUILT)  # type: ignore[index]
+            # Still growing (an accumulator, a very long chain): keep what was seen, admit there is more.
+            self._env.names = {k: v.union(BUILT) for k, v in self._env.names.items()}
+            self._env.ns_attrs = {k: v.union(BUILT) for k, v in self._env.ns_attrs.items()}
+            self._unsolved = True
         self._memo = {}
 
     def _bind(self, env: _Bindings, target: nodes.Node, value: Folded) -> None:
@@ -496,13 +535,23 @@ class ConstantFolder:
             for name in names:
                 self._bind(env, nodes.Name(name, "param"), BUILT)
 
+    def _current(self, settled: dict[Any, Folded], pending: dict[Any, Folded] | None, key: Any) -> Folded:
+        """A binding as known now: the last pass's value joined with what this pass has bound so far."""
+        value = settled.get(key)
+        fresh = pending.get(key) if pending is not None else None
+        if value is None and fresh is None:
+            return BUILT if self._unsolved else Folded()
+        if value is None or fresh is None:
+            return value or fresh or Folded()
+        return value.union(fresh)
+
     def _elements(self, container: Folded) -> Folded:
         values: list[Folded] = []
         for value in container.values:
             if isinstance(value, str | tuple | DictValue):
                 values.append(Folded(frozenset(_seq(value))))
-            else:
-                values.append(OBJECT)
+            elif isinstance(value, Opaque):
+                values.append(OBJECT)  # iterating a template-side object (a generator, a class)
         if not container.complete:
             values.append(Folded.unknown(container.origin))
         return _merge(values) if values else Folded()
@@ -538,7 +587,7 @@ class ConstantFolder:
     def _name(self, expr: nodes.Name) -> Folded:
         name = expr.name
         if name in self._stored:
-            return self._env.names.get(name, Folded())
+            return self._current(self._env.names, self._pending.names if self._pending else None, name)
         if name in GLOBAL_OBJECTS:
             return Folded(frozenset(Opaque(text) for text in GLOBAL_OBJECTS[name]))
         if name in PACKAGE_NAMES:
@@ -604,7 +653,10 @@ class ConstantFolder:
         if isinstance(expr.node, nodes.Name):
             if expr.node.name == "loop" and not self.is_local("loop"):
                 return NUMERIC if expr.attr in LOOP_NUMERIC_ATTRS else DATA
-            ns_value = self._env.ns_attrs.get((expr.node.name, expr.attr))
+            key = (expr.node.name, expr.attr)
+            pending = self._pending.ns_attrs if self._pending else None
+            known = key in self._env.ns_attrs or (pending is not None and key in pending)
+            ns_value = self._current(self._env.ns_attrs, pending, key) if known else None
             if ns_value is not None:
                 return ns_value
         return self._lookup(self.fold(expr.node), Folded.of(expr.attr))
@@ -653,7 +705,15 @@ class ConstantFolder:
         if name in _GENERATOR_FILTERS:
             if not value.complete:
                 return Folded.unknown(value.origin)
-            return Folded.of(Opaque(f"<generator object {_GENERATOR_FILTERS[name]}{_ADDR}"))
+            text = f"<generator object {_GENERATOR_FILTERS[name]}{_ADDR}"
+            return _combine([value], lambda v: self._generate(expr, v, text))
+        if name == "format" and expr.kwargs and not expr.args:
+            keys = [kw.key for kw in expr.kwargs]
+            return _combine(
+                [value, *(self.fold(kw.value) for kw in expr.kwargs)],
+                lambda v, *vs: _safe_percent(as_text(v), dict(zip(keys, vs, strict=True))),
+                building=True,
+            )
         if name == "random":
             return self._elements(value)
         if name in {"default", "d"}:
@@ -666,8 +726,39 @@ class ConstantFolder:
         args = [self.fold(arg) for arg in expr.args]
         return _combine([value, *args], function, building=bool(args))
 
+    def _generate(self, expr: nodes.Filter, value: Hashable, text: str) -> Hashable:
+        """select / reject / unique / map('filter') / items over a known value (tests over-approximated)."""
+        if isinstance(value, DictValue) and expr.name == "items":
+            return GeneratorValue(_dict_pairs(value), text)
+        items = _seq(value)
+        if expr.name == "unique":
+            items = tuple(dict.fromkeys(items))
+        elif expr.name == "select" and not expr.args:
+            items = tuple(item for item in items if item)
+        elif expr.name == "reject" and not expr.args:
+            items = tuple(item for item in items if not item)
+        elif expr.name == "map":
+            function = None
+            if expr.args and len(expr.args) == 1 and not expr.kwargs:
+                names = self.fold(expr.args[0])
+                if names.complete and len(names.values) == 1:
+                    function = _STRING_FILTERS.get(str(next(iter(names.values))))
+            if function is None:
+                raise ValueError("map not modelled")
+            items = tuple(function(item) for item in items)
+        elif expr.name not in {"select", "reject", "selectattr", "rejectattr"}:
+            raise ValueError("not modelled")
+        return GeneratorValue(items, text)
+
     def _call(self, expr: nodes.Call) -> Folded:
         callee = expr.node
+        if (
+            isinstance(callee, nodes.Getattr)
+            and isinstance(callee.node, nodes.Name)
+            and callee.node.name == "loop"
+            and callee.attr == "cycle"
+        ):
+            return _merge(self.fold(arg) for arg in expr.args) if expr.args else DATA
         if isinstance(callee, nodes.Name) and not self.is_local(callee.name):
             if callee.name == "dict" and not expr.args and not expr.dyn_args and not expr.dyn_kwargs:
                 items = tuple((kw.key, self.fold(kw.value)) for kw in expr.kwargs)
@@ -701,8 +792,11 @@ class ConstantFolder:
                 continue
             if method == "keys":
                 out.append(Folded.of(ListValue(value.keys())))
-            elif method == "values":
-                out.append(_merge(v for _, v in value.items))
+            elif method in {"values", "items"}:
+                # Every (key, value) the dict can hold, as one list to iterate over.
+                pairs = _dict_pairs(value)
+                listed = ListValue(v for _, v in pairs) if method == "values" else ListValue(pairs)
+                out.append(Folded.of(_bounded(listed)))
             elif method == "get" and expr.args:
                 key = self.fold(expr.args[0])
                 out.extend(value.get(k) or DATA for k in key.values)
@@ -713,6 +807,11 @@ class ConstantFolder:
         if not receiver.complete:
             out.append(Folded.unknown(receiver.origin))
         return _merge(out) if out else DATA
+
+
+def _dict_pairs(value: DictValue) -> list[tuple[Hashable, Hashable]]:
+    """Every (key, value) a dict can hold (a key whose value is unknown pairs with None)."""
+    return [(k, v) for k, choices in value.items for v in sorted(choices.values, key=repr) or [None]]
 
 
 def _widen(old: dict[Any, Folded], new: dict[Any, Folded], *, widen_numbers: bool) -> set[object]:

@@ -60,9 +60,7 @@ class JsonDocument:
 def load_json(blob: Blob, limits: Limits) -> JsonDocument:
     """Parse a JSON blob within `limits.max_json_bytes` and `limits.max_json_depth`."""
     if blob.size > limits.max_json_bytes:
-        raise LimitExceeded(
-            f"JSON of {blob.size} bytes exceeds the limit of {limits.max_json_bytes} bytes"
-        )
+        raise LimitExceeded(f"JSON of {blob.size} bytes exceeds the limit of {limits.max_json_bytes} bytes")
     return parse_json_bytes(blob.read_all(limits.max_json_bytes), blob.name, limits)
 
 
@@ -78,14 +76,16 @@ def parse_json_bytes(data: bytes, name: str, limits: Limits) -> JsonDocument:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FormatError(f"JSON is not valid UTF-8: {exc.reason}", exc.start + len(data) - len(body)) from None
+        raise FormatError(
+            f"JSON is not valid UTF-8: {exc.reason}", exc.start + len(data) - len(body)
+        ) from None
     collector = _Collector()
     try:
-        root = json.loads(
-            text, object_pairs_hook=collector.make_object, parse_constant=collector.constant
-        )
+        root = json.loads(text, object_pairs_hook=collector.make_object, parse_constant=collector.constant)
     except json.JSONDecodeError as exc:
-        raise FormatError(f"invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})", exc.pos) from None
+        raise FormatError(
+            f"invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})", exc.pos
+        ) from None
     except RecursionError:
         raise LimitExceeded("JSON nests deeper than the decoder's recursion limit") from None
     duplicates = tuple(_locate_duplicates(root, collector.duplicates)) if collector.duplicates else ()

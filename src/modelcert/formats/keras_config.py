@@ -37,6 +37,7 @@ class ObjectRef:
     registered_name: str | None
     function_name: str | None  # `config` of a {"class_name": "function"} entry
     config: Any  # the inner `config` value, as parsed (inert JSON data)
+    typespec: bool = False  # a `__typespec__` entry: class_name holds its spec_name
 
     @property
     def name(self) -> str:
@@ -118,7 +119,8 @@ def _as_ref(pointer: str, obj: Mapping[str, Any]) -> ObjectRef | None:
     module = obj.get("module")
     registered = obj.get("registered_name")
     inner = obj.get("config")
-    if class_name == "__typespec__":
+    typespec = class_name == "__typespec__"
+    if typespec:
         spec = obj.get("spec_name")
         class_name = spec if isinstance(spec, str) else class_name
     return ObjectRef(
@@ -128,6 +130,7 @@ def _as_ref(pointer: str, obj: Mapping[str, Any]) -> ObjectRef | None:
         registered_name=registered if isinstance(registered, str) else None,
         function_name=inner if class_name == "function" and isinstance(inner, str) else None,
         config=inner,
+        typespec=typespec,
     )
 
 

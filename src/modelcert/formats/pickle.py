@@ -82,7 +82,9 @@ def read_pickle(blob: Blob, limits: Limits, *, start: int = 0) -> PickleFile:
         if not first and not looks_like_pickle(head):
             result.trailing = Trailing(pos, blob.size - pos, "unexplained")
             break
-        vm = PickleVM(ByteSource(blob, pos, limits), budget, len(result.streams), build_hook=joblib_build_hook)
+        vm = PickleVM(
+            ByteSource(blob, pos, limits), budget, len(result.streams), build_hook=joblib_build_hook
+        )
         view = vm.run()
         if not first and not magic and not view.complete and not (view.globals or view.calls):
             # Bytes after a stream that only parse as a few stray opcodes are data, not a pickle.

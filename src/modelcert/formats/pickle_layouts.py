@@ -31,7 +31,7 @@ MAX_OBJECT_ARRAY_NESTING = 8
 SHADOW_WINDOW = 64 * 1024
 SHADOW_OPCODES = 10_000
 _NPY_ITEM_HASOBJECT = 0x01
-_TYPESTR = re.compile(r"^[<>|=]?([a-zA-Z])(\d*)$")
+_TYPESTR = re.compile(r"^[<>|=]?([a-zA-Z])(\d{0,9})$")
 
 
 def _global_name(value: Value) -> str | None:

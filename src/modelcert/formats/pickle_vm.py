@@ -185,7 +185,9 @@ class PickleVM:
 
     def push(self, value: Value) -> None:
         if len(self.stack) >= self.limits.max_pickle_stack_depth:
-            raise LimitExceeded(f"pickle stack deeper than {self.limits.max_pickle_stack_depth}", self.src.pos)
+            raise LimitExceeded(
+                f"pickle stack deeper than {self.limits.max_pickle_stack_depth}", self.src.pos
+            )
         self.stack.append(value)
 
     def pop(self) -> Value:

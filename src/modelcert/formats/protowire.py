@@ -27,7 +27,7 @@ I32 = 5
 
 _MAX_VARINT_BYTES = 10
 _MAX_FIELD_NUMBER = (1 << 29) - 1
-_CHUNK = 1024 * 1024
+_CHUNK = 64 * 1024  # small: reads resume after skipped tensor payloads, so big chunks are mostly wasted
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,7 +127,9 @@ def read_safetensors(blob: Blob, limits: Limits) -> SafetensorsView:
     top = _parse_json(raw, anomalies)
     tensors, metadata = _entries(top, anomalies, limits)
     data_length = blob.size - 8 - length
-    anomalies.extend(_layout(tensors, data_length, 8 + length))
+    # Holes and trailing bytes are only meaningful when every entry's extent is known.
+    complete = not any(a.kind in {"bad_entry", "unknown_dtype"} for a in anomalies)
+    anomalies.extend(_layout(tensors, data_length, 8 + length, complete=complete))
     return SafetensorsView(
         header_length=length,
         data_start=8 + length,
@@ -311,7 +313,9 @@ def _check_size(entry: TensorEntry, anomalies: list[Anomaly]) -> None:
         )
 
 
-def _layout(tensors: list[TensorEntry], data_length: int, data_start: int) -> list[Anomaly]:
+def _layout(
+    tensors: list[TensorEntry], data_length: int, data_start: int, *, complete: bool
+) -> list[Anomaly]:
     """The loader's walk: sorted by (begin, end), each tensor must start where the previous ended."""
     anomalies: list[Anomaly] = []
     inside: list[TensorEntry] = []
@@ -330,11 +334,12 @@ def _layout(tensors: list[TensorEntry], data_length: int, data_start: int) -> li
             )
         else:
             inside.append(entry)
+    complete = complete and len(inside) == len(tensors)
     inside.sort(key=lambda e: (e.begin, e.end))
     covered = 0
     previous: TensorEntry | None = None
     for entry in inside:
-        if entry.begin > covered:
+        if entry.begin > covered and complete:
             anomalies.append(
                 Anomaly(
                     "hole",
@@ -364,7 +369,7 @@ def _layout(tensors: list[TensorEntry], data_length: int, data_start: int) -> li
             )
         if entry.end >= covered:
             covered, previous = entry.end, entry
-    if covered < data_length:
+    if covered < data_length and complete:
         anomalies.append(
             Anomaly(
                 "trailing",

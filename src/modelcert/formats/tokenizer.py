@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,6 +154,88 @@ def tokenizer_from_gguf(metadata: Mapping[str, Any], limits: Limits) -> Tokenize
     )
 
 
+GGUF_TOKENIZER_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type")
+
+
+def read_gguf_tokenizer_metadata(blob: Blob, limits: Limits) -> dict[str, Any]:
+    """A GGUF file's scalar metadata (chat templates included) plus its full tokenizer arrays.
+
+    The header reader keeps only a preview of arrays; the tokenizer arrays are re-read here from the
+    offsets it recorded, with every count checked against the bytes that remain.
+    """
+    from modelcert.formats.gguf import ArrayValue, read_gguf  # noqa: PLC0415 - GGUF packages only
+
+    header = read_gguf(blob, limits)
+    out: dict[str, Any] = {}
+    wide = "<Q" if header.byte_order == "<" else ">Q"
+    if header.version == 1:
+        wide = wide[0] + "I"
+    for kv in header.kvs:
+        if not isinstance(kv.value, ArrayValue):
+            out[kv.key] = kv.value
+        elif kv.key in GGUF_TOKENIZER_ARRAYS:
+            out[kv.key] = _gguf_array_at(blob, kv.offset, wide, limits)
+    return out
+
+
+def _gguf_array_at(blob: Blob, offset: int, wide: str, limits: Limits) -> list[Any]:
+    order = wide[0]
+    len_size = struct.calcsize(wide)
+    reader = _Reader(blob, offset, limits)
+    key_length = reader.unpack(wide)
+    reader.skip(key_length)
+    reader.unpack(order + "I")  # the value type: array
+    item_type = reader.unpack(order + "I")
+    count = reader.unpack(wide)
+    if count > limits.max_count:
+        raise LimitExceeded(f"GGUF array of {count} items exceeds the count limit", offset)
+    if item_type == 8:  # strings
+        if count * len_size > blob.size - reader.pos:
+            raise FormatError("GGUF string array runs past the end of the file", offset)
+        items: list[Any] = []
+        for _ in range(count):
+            length = reader.unpack(wide)
+            items.append(reader.take(length).decode("utf-8", "replace"))
+        return items
+    formats = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+    fmt = formats.get(item_type)
+    if fmt is None:
+        raise FormatError(f"GGUF tokenizer array of item type {item_type}", offset)
+    data = reader.take(count * struct.calcsize(fmt))
+    return list(struct.unpack(f"{order}{count}{fmt}", data))
+
+
+class _Reader:
+    """Positioned sequential reads that refuse to run past the blob or the string limit."""
+
+    def __init__(self, blob: Blob, pos: int, limits: Limits) -> None:
+        self.blob = blob
+        self.pos = pos
+        self.limits = limits
+        self._buf = b""
+        self._start = 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > self.blob.size:
+            raise FormatError("GGUF value runs past the end of the file", self.pos)
+        if n > self.limits.max_string_bytes:
+            raise LimitExceeded(f"GGUF value of {n} bytes exceeds the string limit", self.pos)
+        rel = self.pos - self._start
+        if rel < 0 or rel + n > len(self._buf):
+            self._buf = self.blob.read_at(self.pos, max(n, 1 << 20))
+            self._start, rel = self.pos, 0
+        self.pos += n
+        return self._buf[rel : rel + n]
+
+    def skip(self, n: int) -> None:
+        if n < 0 or self.pos + n > self.blob.size:
+            raise FormatError("GGUF key runs past the end of the file", self.pos)
+        self.pos += n
+
+    def unpack(self, fmt: str) -> Any:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+
 def readable_token(token: str, *, byte_level: bool) -> str:
     """Undo the byte→unicode spelling of byte-level BPE and SentencePiece's ▁ for display."""
     if byte_level:
@@ -163,7 +246,11 @@ def readable_token(token: str, *, byte_level: bool) -> str:
 
 def byte_level_alphabet() -> dict[int, str]:
     """GPT-2's reversible byte → printable character map (bytes_to_unicode)."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     chars = list(printable)
     extra = 0
     for b in range(256):
@@ -232,8 +319,10 @@ def _parse_added_tokens(raw: Any, limits: Limits) -> tuple[AddedToken, ...]:
         raise LimitExceeded(f"{len(raw)} added tokens exceed the count limit")
     out = []
     for entry in raw:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), int) or not isinstance(
-            entry.get("content"), str
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("id"), int)
+            or not isinstance(entry.get("content"), str)
         ):
             raise FormatError("an added token lacks an integer id or a string content")
         normalized = entry.get("normalized")

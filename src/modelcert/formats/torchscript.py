@@ -74,6 +74,9 @@ def _collect(tree: ast.AST, limits: Limits) -> TorchScriptCode:
             target = dotted_name(node.func)
             if target:
                 refs.append(CodeRef("call", target, line))
+            looked_up = _getattr_target(node)
+            if looked_up:
+                refs.append(CodeRef("name", looked_up, line))
         elif isinstance(node, ast.Attribute):
             if node.attr.startswith("__") and node.attr.endswith("__"):
                 refs.append(CodeRef("attr", node.attr, line))
@@ -84,6 +87,16 @@ def _collect(tree: ast.AST, limits: Limits) -> TorchScriptCode:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in inner:
             refs.append(CodeRef("name", node.id, line))
     return TorchScriptCode(refs=tuple(refs), bound_names=frozenset(bound), node_count=count)
+
+
+def _getattr_target(call: ast.Call) -> str | None:
+    """`getattr(torch, "save")` names `torch.save` as surely as the attribute does."""
+    if not (isinstance(call.func, ast.Name) and call.func.id == "getattr" and len(call.args) >= 2):
+        return None
+    owner, attr = dotted_name(call.args[0]), call.args[1]
+    if owner and isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+        return f"{owner}.{attr.value}"
+    return None
 
 
 def dotted_name(node: ast.AST) -> str | None:

@@ -18,88 +18,30 @@ from dataclasses import dataclass, field
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
+from modelcert.formats.zip_extent import descriptor_length, hidden_gaps, overlaps
+from modelcert.formats.zip_model import (
+    CENTRAL_LEN,
+    CENTRAL_SIG,
+    EOCD_LEN,
+    EOCD_SIG,
+    FLAG_DESCRIPTOR,
+    FLAG_UTF8,
+    LOCAL_LEN,
+    LOCAL_SIG,
+    MAX_COMMENT,
+    MAX_REPORTED_ANOMALIES,
+    REFUSED_FLAGS,
+    ZIP64_EOCD_LEN,
+    ZIP64_EOCD_SIG,
+    ZIP64_LOCATOR_LEN,
+    ZIP64_LOCATOR_SIG,
+    ZipAnomaly,
+    ZipEntry,
+    ZipView,
+)
 from modelcert.limits import Limits
 
-LOCAL_SIG = b"PK\x03\x04"
-CENTRAL_SIG = b"PK\x01\x02"
-EOCD_SIG = b"PK\x05\x06"
-ZIP64_LOCATOR_SIG = b"PK\x06\x07"
-ZIP64_EOCD_SIG = b"PK\x06\x06"
-DESCRIPTOR_SIG = b"PK\x07\x08"
-
-LOCAL_LEN = 30
-CENTRAL_LEN = 46
-EOCD_LEN = 22
-ZIP64_LOCATOR_LEN = 20
-ZIP64_EOCD_LEN = 56
-MAX_COMMENT = 0xFFFF
-
-FLAG_ENCRYPTED = 0x1
-FLAG_DESCRIPTOR = 0x8
-FLAG_PATCHED = 0x20
-FLAG_STRONG_ENCRYPTION = 0x40
-FLAG_UTF8 = 0x800
-# Bits that make `zipfile` refuse a member while miniz (PyTorch) reads its data as plain (CVE-2025-1945).
-REFUSED_FLAGS = FLAG_ENCRYPTED | FLAG_PATCHED | FLAG_STRONG_ENCRYPTION
-
-# Gaps of unlisted bytes up to this size are read to tell zero padding from hidden content.
-GAP_PROBE_BYTES = 1024 * 1024
-MAX_REPORTED_ANOMALIES = 50
-
-
-@dataclass(frozen=True)
-class ZipAnomaly:
-    """Somewhere the file disagrees with itself or with the zip spec. `kind` is a stable key."""
-
-    kind: str
-    message: str
-    offset: int | None = None
-    member: str | None = None
-
-
-@dataclass(frozen=True)
-class ZipEntry:
-    """One member as the central directory (or, without one, its local header) describes it."""
-
-    index: int
-    name: str  # the central-directory name: what PyTorch and zipfile look members up by
-    local_name: str | None  # the local header's name, None when the local header is unreadable
-    flags: int
-    local_flags: int
-    method: int
-    crc: int
-    compressed_size: int
-    uncompressed_size: int
-    header_offset: int  # absolute offset of the local header in the blob
-    data_offset: int | None  # absolute offset of the member data; None when unreadable
-    external_attr: int = 0
-    create_system: int = 0
-    problem: str | None = None  # why the data cannot be read (outside the file, no local header)
-
-    @property
-    def is_dir(self) -> bool:
-        return self.name.endswith("/") and self.uncompressed_size == 0
-
-    @property
-    def unix_mode(self) -> int:
-        return (self.external_attr >> 16) & 0xFFFF
-
-    @property
-    def data_end(self) -> int | None:
-        return None if self.data_offset is None else self.data_offset + self.compressed_size
-
-
-@dataclass(frozen=True)
-class ZipView:
-    """A parsed zip: members, layout facts and anomalies; `error` is raised after members are analysed."""
-
-    entries: tuple[ZipEntry, ...]
-    has_central_directory: bool
-    zip64: bool
-    comment: bytes
-    anomalies: tuple[ZipAnomaly, ...]
-    gaps: tuple[tuple[int, int], ...]  # [start, end) spans holding non-zero bytes no entry accounts for
-    error: FormatError | None = None
+__all__ = ["REFUSED_FLAGS", "ZipAnomaly", "ZipEntry", "ZipView", "decode_name", "read_zip"]
 
 
 @dataclass
@@ -145,8 +87,19 @@ def read_zip(blob: Blob, limits: Limits) -> ZipView:
 
 
 def _finish(b: _Builder, entries: list[ZipEntry], directory: _Directory | None) -> ZipView:
-    _check_overlaps(b, entries, directory)
-    gaps = _find_gaps(b, entries, directory)
+    fixed: list[tuple[int, int]] = []  # the directory and end records
+    cd_span = None
+    if directory is not None:
+        cd_span = (directory.cd_end - directory.cd_size, directory.cd_end)
+        fixed = [cd_span, (directory.eocd_offset, directory.eocd_end)]
+        if directory.zip64_span:
+            fixed.append(directory.zip64_span)
+    for anomaly in overlaps(entries, cd_span if directory and directory.cd_size else None):
+        b.anomaly(anomaly.kind, anomaly.message, anomaly.offset, anomaly.member)
+    gaps = hidden_gaps(b.blob, entries, fixed)
+    for start, end in gaps:
+        where = "before the first member" if start == 0 else "that no member accounts for"
+        b.anomaly("gap", f"{end - start} bytes at offset {start} {where}", start)
     return ZipView(
         entries=tuple(entries),
         has_central_directory=directory is not None,
@@ -426,70 +379,3 @@ def _walk_local_headers(b: _Builder) -> list[ZipEntry]:
     return entries
 
 
-def descriptor_length(blob: Blob, entry: ZipEntry) -> int:
-    """Bytes of the data descriptor after an entry's data (0 when the entry has none)."""
-    end = entry.data_end
-    if end is None or not entry.local_flags & FLAG_DESCRIPTOR:
-        return 0
-    wide = entry.compressed_size >= 0xFFFFFFFF or entry.uncompressed_size >= 0xFFFFFFFF
-    size = 20 if wide else 12
-    if blob.read_at(end, 4) == DESCRIPTOR_SIG:
-        size += 4
-    return min(size, max(0, blob.size - end))
-
-
-# --- layout ---------------------------------------------------------------------------------------
-
-
-def _check_overlaps(b: _Builder, entries: list[ZipEntry], d: _Directory | None) -> None:
-    spans: list[tuple[int, int, str]] = []
-    for e in entries:
-        if e.data_end is not None:
-            spans.append((e.header_offset, e.data_end, e.name))
-    if d is not None and d.cd_size:
-        spans.append((d.cd_end - d.cd_size, d.cd_end, "<central directory>"))
-    spans.sort()
-    reach_end, reach_name, reach_start = -1, "", -1
-    for start, end, name in spans:
-        if start < reach_end:
-            what = "share a local header" if start == reach_start else "overlap"
-            b.anomaly(
-                "overlap",
-                f"{reach_name!r} and {name!r} {what}: the same bytes are read as two members",
-                start,
-                name,
-            )
-        if end > reach_end:
-            reach_end, reach_name, reach_start = end, name, start
-
-
-def _find_gaps(b: _Builder, entries: list[ZipEntry], d: _Directory | None) -> list[tuple[int, int]]:
-    covered: list[tuple[int, int]] = []
-    for e in entries:
-        if e.data_end is not None:
-            covered.append((e.header_offset, e.data_end + descriptor_length(b.blob, e)))
-    if d is not None:
-        covered.append((d.cd_end - d.cd_size, d.cd_end))
-        if d.zip64_span:
-            covered.append(d.zip64_span)
-        covered.append((d.eocd_offset, d.eocd_end))
-    covered.sort()
-    gaps: list[tuple[int, int]] = []
-    cursor = 0
-    for start, end in covered:
-        if start > cursor:
-            gaps.append((cursor, start))
-        cursor = max(cursor, end)
-    if cursor < b.blob.size:
-        gaps.append((cursor, b.blob.size))
-    hidden = [g for g in gaps if not _all_zero(b.blob, *g)]
-    for start, end in hidden:
-        where = "before the first member" if start == 0 else "that no member accounts for"
-        b.anomaly("gap", f"{end - start} bytes at offset {start} {where}", start)
-    return hidden
-
-
-def _all_zero(blob: Blob, start: int, end: int) -> bool:
-    if end - start > GAP_PROBE_BYTES:
-        return False
-    return not blob.read_at(start, end - start).strip(b"\x00")

@@ -19,8 +19,10 @@ import numpy as np
 from modelcert.lineage.compare import lora_spectrum
 from modelcert.lineage.tensors import TensorStore
 
-_LORA = re.compile(r"^(?P<module>.+)\.lora_(?P<part>A|B|embedding_A|embedding_B)(?:\.[^.]+)?\.weight$|"
-                   r"^(?P<module2>.+)\.lora_(?P<part2>embedding_A|embedding_B)(?:\.[^.]+)?$")
+_LORA = re.compile(
+    r"^(?P<module>.+)\.lora_(?P<part>A|B|embedding_A|embedding_B)(?:\.[^.]+)?\.weight$|"
+    r"^(?P<module2>.+)\.lora_(?P<part2>embedding_A|embedding_B)(?:\.[^.]+)?$"
+)
 OUTLIER_Z = 6.0
 OUTLIER_RATIO = 5.0
 TOKEN_ENERGY_SHARE = 0.9

@@ -1,4 +1,4 @@
-"""What a tensor-by-tensor diff means: identical, diffuse fine-tune, localized edit, adapter-shaped, unrelated.
+"""What a weight diff means: identical, diffuse fine-tune, localized edit, adapter-shaped or unrelated.
 
 The rules read the diff as a whole (backdoors.md §5 check 6):
 
@@ -58,14 +58,18 @@ def classify(result: LineageResult) -> LineageVerdict:
     changed = [d for d in diffs if not d.identical]
     layer_map = _layer_map(diffs)
     verdict = LineageVerdict(
-        kind="diffuse fine-tune", reason="", changed=len(changed), total=len(diffs), median_cosine=median_cos,
+        kind="diffuse fine-tune",
+        reason="",
+        changed=len(changed),
+        total=len(diffs),
+        median_cosine=median_cos,
         layer_map=layer_map,
     )
     if not diffs or result.aligned_fraction < MIN_ALIGNED_FRACTION:
         verdict.kind = "unrelated weights"
         verdict.reason = (
-            f"only {len(diffs)} of {len(diffs) + len(result.only_in_model) + len(result.shape_mismatch)} tensors "
-            "match the base by name and shape"
+            f"only {len(diffs)} of {len(diffs) + len(result.only_in_model) + len(result.shape_mismatch)} "
+            "tensors match the base by name and shape"
         )
         return verdict
     if median_cos is not None and median_cos < UNRELATED_COSINE:
@@ -88,7 +92,9 @@ def classify(result: LineageResult) -> LineageVerdict:
     ):
         verdict.kind = "localized edit"
         verdict.localized_units = changed_units
-        verdict.reason = f"only {', '.join(changed_units)} changed; {identical_share:.0%} of tensors are identical"
+        verdict.reason = (
+            f"only {', '.join(changed_units)} changed; {identical_share:.0%} of tensors are identical"
+        )
         return verdict
     hot = _hot_layer(layer_map)
     if hot is not None:

@@ -31,8 +31,14 @@ SKETCH_OVERSAMPLE = 8
 EXACT_SVD_ELEMENTS = 4_000_000  # smaller ΔW are decomposed exactly
 UNRELATED_COSINE = 0.3  # fine-tunes keep cosine > 0.9; independently trained weights sit near 0
 MIN_ALIGNED_FRACTION = 0.5
-EMBEDDING_NAMES = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "tok_embeddings.weight",
-                   "embeddings.weight", "token_embd.weight")
+EMBEDDING_NAMES = (
+    "embed_tokens.weight",
+    "wte.weight",
+    "word_embeddings.weight",
+    "tok_embeddings.weight",
+    "embeddings.weight",
+    "token_embd.weight",
+)
 HEAD_NAMES = ("lm_head.weight", "output.weight", "embed_out.weight")
 
 
@@ -133,8 +139,12 @@ def compare_stores(
 def _is_row_extension(mine: StoredTensor, theirs: StoredTensor) -> bool:
     """A vocabulary resize: same width, more rows (the shared rows are compared)."""
     return (
-        len(mine.shape) == 2 and len(theirs.shape) == 2 and mine.shape[1] == theirs.shape[1]
-        and mine.shape[0] > theirs.shape[0] and mine.is_float and theirs.is_float
+        len(mine.shape) == 2
+        and len(theirs.shape) == 2
+        and mine.shape[1] == theirs.shape[1]
+        and mine.shape[0] > theirs.shape[0]
+        and mine.is_float
+        and theirs.is_float
     )
 
 

@@ -21,7 +21,14 @@ from modelcert.formats.safetensors import TensorEntry, read_safetensors
 from modelcert.limits import Limits
 
 FLOAT_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16}
-INT_DTYPES = {"I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.uint8}
+INT_DTYPES = {
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.uint8,
+}
 PRECISION_RANK = {"F64": 3, "F32": 2, "F16": 1, "BF16": 0}  # which float a comparison rounds to
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|h|layer|blocks|block|decoder\.layers|encoder\.layers)\.(\d+)\.")
@@ -139,9 +146,12 @@ def weight_files(view: PackageView, limits: Limits, folder: str = "") -> list[st
                 shards = sorted({f"{prefix}{v}" for v in weight_map.values() if isinstance(v, str)})
                 return [s for s in shards if s in paths]
     return sorted(
-        p for p in paths
-        if p.startswith(prefix) and "/" not in p[len(prefix):] and p.endswith(".safetensors")
-        and not p[len(prefix):].startswith("adapter_model")
+        p
+        for p in paths
+        if p.startswith(prefix)
+        and "/" not in p[len(prefix) :]
+        and p.endswith(".safetensors")
+        and not p[len(prefix) :].startswith("adapter_model")
     )
 
 
@@ -168,7 +178,9 @@ class TensorStore:
                     if entry.end - entry.begin == entry.elements * _itemsize(entry.dtype) and (
                         entry.dtype in FLOAT_DTYPES or entry.dtype in INT_DTYPES
                     ):
-                        store.tensors[entry.name] = StoredTensor(entry.name, relpath, blob, entry, header.data_start)
+                        store.tensors[entry.name] = StoredTensor(
+                            entry.name, relpath, blob, entry, header.data_start
+                        )
         except BaseException:
             store.close()
             raise

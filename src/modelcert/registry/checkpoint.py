@@ -120,8 +120,11 @@ def _parse_signature_line(line: str) -> NoteSignature:
 class NoteVerifier(Protocol):
     """A trusted key: its name and ID select signature lines, `verify` checks one against the text."""
 
-    name: str
-    key_id: bytes
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> bytes: ...
 
     def verify(self, text: str, signature: NoteSignature) -> bool: ...
 

@@ -116,6 +116,29 @@ def apply_settings(doc: dict[str, Any], base: ServiceConfig | None, relative_to:
         values["admin_token_sha256"] = hash_token(token)
     if "registry_key_path" in values:
         values["registry_key_path"] = relative_to / str(values["registry_key_path"])
+    for name in (
+        "max_body_bytes",
+        "rate_limit_per_minute",
+        "rate_limit_burst",
+        "min_certifiers",
+        "min_jurisdictions",
+    ):
+        if name in values and (
+            not isinstance(values[name], int) or isinstance(values[name], bool) or values[name] < 1
+        ):
+            raise ConfigError(f"{name} must be a positive integer")
+    if "currency_lifetime_hours" in values and not (
+        isinstance(values["currency_lifetime_hours"], int | float)
+        and 0 < values["currency_lifetime_hours"] <= 24 * 30
+    ):
+        raise ConfigError("currency_lifetime_hours must be a number of hours between 0 and 720")
+    for name in ("database_url", "origin", "admin_token_sha256"):
+        if name in values and not isinstance(values[name], str):
+            raise ConfigError(f"{name} must be a string")
+    if "origin" in values and (
+        not values["origin"] or any(ch.isspace() or ch == "+" for ch in values["origin"])
+    ):
+        raise ConfigError("origin must be a non-empty name without spaces or '+' (C2SP checkpoint origin)")
     if base is None:
         if "database_url" not in values or "registry_key_path" not in values:
             raise ConfigError("config needs database_url and registry_key_path (or use --data-dir)")
