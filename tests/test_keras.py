@@ -37,6 +37,7 @@ from builders.graphs import (
 from modelcert.checks.keras import analyze_hdf5, analyze_keras_config, keras_catalog
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.findings import Severity, Verdict
+from modelcert.formats import hdf5 as hdf5_reader
 from modelcert.formats.blob import BytesBlob
 from modelcert.limits import Limits
 from modelcert.scan import scan_blob, scan_paths
@@ -358,3 +359,26 @@ def test_typespec_naming_a_dangerous_module_is_still_unsafe():
     spec = {"class_name": "__typespec__", "spec_name": "system", "module": "os", "config": []}
     layer = keras_layer("InputLayer", {"type_spec": spec})
     assert only(run_config(keras_sequential_config([layer])), "MC161").verdict is Verdict.UNSAFE
+
+
+def test_hdf5_library_crash_makes_the_file_unscannable_not_the_scan(monkeypatch):
+    monkeypatch.setattr(
+        hdf5_reader, "WORKER", ("-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    )
+    report = scan_blob(BytesBlob(_plain_h5(), "w.h5"), "w.h5")
+    assert report.verdict is Verdict.UNSCANNABLE
+    assert "crashed" in report.findings[0].message
+
+
+def test_hdf5_reader_that_hangs_is_stopped(monkeypatch):
+    monkeypatch.setattr(hdf5_reader, "WORKER", ("-c", "import time; time.sleep(30)"))
+    monkeypatch.setattr(hdf5_reader, "WORKER_SECONDS", 1)
+    with pytest.raises(LimitExceeded):
+        hdf5_reader.read_hdf5(BytesBlob(_plain_h5(), "w.h5"), Limits())
+
+
+def test_hdf5_file_on_disk_is_read_by_path(tmp_path):
+    path = tmp_path / "model.h5"
+    path.write_bytes(h5_with_model_config(keras_sequential_config([keras2_lambda_layer()], legacy=True)))
+    report = scan_paths([path])
+    assert {f.check_id for f in report.all_findings()} == {"MC160"}

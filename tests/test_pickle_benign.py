@@ -44,15 +44,51 @@ def torch_legacy(obj: Any) -> bytes:
 
 
 PLAIN_DATA: list[Any] = [
-    None, True, False, 0, -1, 255, 65536, 2**70, -(2**70), 1.5, float("inf"), 1j, "", "é\u2603\U0001f600",
-    "x" * 300, b"", b"\x00\xff" * 200, bytearray(b"abc"), (), (1,), (1, 2), (1, 2, 3), (1, 2, 3, 4),
-    [], [1, [2, [3]]], {}, {"a": 1, 2: "b", (3,): None}, {1, 2}, frozenset({"x"}), set(),
-    collections.OrderedDict(a=1), collections.defaultdict(list, {"k": [1]}), collections.deque([1, 2]),
-    collections.Counter("hello"), datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
-    datetime.date(2024, 1, 2), datetime.timedelta(days=3), decimal.Decimal("1.25"), fractions.Fraction(1, 3),
-    uuid.UUID(int=7), pathlib.PurePosixPath("a/b"), argparse.Namespace(lr=0.1, name="run"), range(5),
+    None,
+    True,
+    False,
+    0,
+    -1,
+    255,
+    65536,
+    2**70,
+    -(2**70),
+    1.5,
+    float("inf"),
+    1j,
+    "",
+    "é\u2603\U0001f600",
+    "x" * 300,
+    b"",
+    b"\x00\xff" * 200,
+    bytearray(b"abc"),
+    (),
+    (1,),
+    (1, 2),
+    (1, 2, 3),
+    (1, 2, 3, 4),
+    [],
+    [1, [2, [3]]],
+    {},
+    {"a": 1, 2: "b", (3,): None},
+    {1, 2},
+    frozenset({"x"}),
+    set(),
+    collections.OrderedDict(a=1),
+    collections.defaultdict(list, {"k": [1]}),
+    collections.deque([1, 2]),
+    collections.Counter("hello"),
+    datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+    datetime.date(2024, 1, 2),
+    datetime.timedelta(days=3),
+    decimal.Decimal("1.25"),
+    fractions.Fraction(1, 3),
+    uuid.UUID(int=7),
+    pathlib.PurePosixPath("a/b"),
+    argparse.Namespace(lr=0.1, name="run"),
+    range(5),
     slice(1, 5, 2),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("proto", [0, 1, 2, 3, 4, 5])
@@ -79,10 +115,19 @@ def test_torch_whole_modules() -> None:
     torch = pytest.importorskip("torch")
     nn = torch.nn
     model = nn.Sequential(
-        nn.Linear(8, 8), nn.ReLU(), nn.LSTM(8, 4), nn.GRU(4, 4), nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2),
-        nn.Embedding(10, 8), nn.LayerNorm(8), nn.Dropout(0.1), nn.TransformerEncoderLayer(8, 2),
-        nn.MultiheadAttention(8, 2), nn.GELU(),
-    )  # fmt: skip
+        nn.Linear(8, 8),
+        nn.ReLU(),
+        nn.LSTM(8, 4),
+        nn.GRU(4, 4),
+        nn.Conv2d(1, 2, 3),
+        nn.BatchNorm2d(2),
+        nn.Embedding(10, 8),
+        nn.LayerNorm(8),
+        nn.Dropout(0.1),
+        nn.TransformerEncoderLayer(8, 2),
+        nn.MultiheadAttention(8, 2),
+        nn.GELU(),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert_clean(torch_data_pkl(model), "archive/data.pkl")
@@ -167,23 +212,19 @@ def test_numpy_object_array_npy_payload() -> None:
 
 
 def _sklearn_models() -> dict[str, Any]:
-    pytest.importorskip("sklearn")
-    import numpy as np
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import (
-        GradientBoostingClassifier,
-        HistGradientBoostingClassifier,
-        RandomForestClassifier,
-    )
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.feature_selection import SelectKBest
-    from sklearn.linear_model import LogisticRegression, SGDClassifier
-    from sklearn.model_selection import GridSearchCV
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-    from sklearn.svm import SVC
+    np = pytest.importorskip("numpy")
+    compose = pytest.importorskip("sklearn.compose")
+    ensemble = pytest.importorskip("sklearn.ensemble")
+    text = pytest.importorskip("sklearn.feature_extraction.text")
+    selection = pytest.importorskip("sklearn.feature_selection")
+    linear = pytest.importorskip("sklearn.linear_model")
+    model_selection = pytest.importorskip("sklearn.model_selection")
+    neighbors = pytest.importorskip("sklearn.neighbors")
+    neural = pytest.importorskip("sklearn.neural_network")
+    pipeline = pytest.importorskip("sklearn.pipeline")
+    pre = pytest.importorskip("sklearn.preprocessing")
+    svm = pytest.importorskip("sklearn.svm")
+    logistic = linear.LogisticRegression
 
     rng = np.random.RandomState(0)
     x = rng.rand(40, 4)
@@ -191,25 +232,27 @@ def _sklearn_models() -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         models: dict[str, Any] = {
-            "logreg": LogisticRegression().fit(x, y),
-            "forest": RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y),
-            "pipeline": Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]).fit(x, y),
-            "columns": ColumnTransformer(
+            "logreg": logistic().fit(x, y),
+            "forest": ensemble.RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y),
+            "pipeline": pipeline.Pipeline([("scale", pre.StandardScaler()), ("clf", logistic())]).fit(x, y),
+            "columns": compose.ColumnTransformer(
                 [
-                    ("num", StandardScaler(), [0, 1]),
-                    ("cat", OneHotEncoder(), [2]),
-                    ("log", FunctionTransformer(np.log1p), [3]),
+                    ("num", pre.StandardScaler(), [0, 1]),
+                    ("cat", pre.OneHotEncoder(), [2]),
+                    ("log", pre.FunctionTransformer(np.log1p), [3]),
                 ]
-            ).fit(np.round(x, 1)),  # fmt: skip
-            "gbc": GradientBoostingClassifier(n_estimators=3).fit(x, y),
-            "hgb": HistGradientBoostingClassifier(max_iter=3).fit(x, y),
-            "sgd": SGDClassifier().fit(x, y),
-            "knn": KNeighborsClassifier().fit(x, y),
-            "mlp": MLPClassifier(max_iter=5).fit(x, y),
-            "svc": SVC().fit(x, y),
-            "kbest": SelectKBest(k=2).fit(x, y),
-            "grid": GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2, scoring="accuracy").fit(x, y),
-            "tfidf": TfidfVectorizer().fit(["alpha beta", "beta gamma delta"]),
+            ).fit(np.round(x, 1)),
+            "gbc": ensemble.GradientBoostingClassifier(n_estimators=3).fit(x, y),
+            "hgb": ensemble.HistGradientBoostingClassifier(max_iter=3).fit(x, y),
+            "sgd": linear.SGDClassifier().fit(x, y),
+            "knn": neighbors.KNeighborsClassifier().fit(x, y),
+            "mlp": neural.MLPClassifier(max_iter=5).fit(x, y),
+            "svc": svm.SVC().fit(x, y),
+            "kbest": selection.SelectKBest(k=2).fit(x, y),
+            "grid": model_selection.GridSearchCV(logistic(), {"C": [0.1, 1.0]}, cv=2, scoring="accuracy").fit(
+                x, y
+            ),
+            "tfidf": text.TfidfVectorizer().fit(["alpha beta", "beta gamma delta"]),
         }
     return models
 

@@ -70,12 +70,12 @@ def test_ghsa_9gvj_stack_global_is_first_opcode(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["pytorch_model.bin", "model.pt", "model.pth", "model.ckpt"])
 def test_cve_2025_10155_plain_pickle_with_torch_extension(name: str) -> None:
-    """CVE-2025-10155: a plain (non-zip) pickle named like a torch file failed a magic check and was skipped."""
+    """CVE-2025-10155: a plain pickle named like a torch file failed a magic check and was skipped."""
     assert_unsafe(P.os_system_pickle(2), name=name)
 
 
 def test_cve_2025_10157_submodule_of_dangerous_module() -> None:
-    """CVE-2025-10157: `asyncio.unix_events._UnixSubprocessTransport._start` passed an exact-match denylist."""
+    """CVE-2025-10157: `asyncio.unix_events._UnixSubprocessTransport._start` passed exact matching."""
     data = P.reduce_pickle("asyncio.unix_events", "_UnixSubprocessTransport._start", ("x",), proto=4)
     assert_unsafe(data, reaches="asyncio.unix_events._UnixSubprocessTransport._start")
 
@@ -127,7 +127,7 @@ def test_ghsa_9726_fileio_and_urlopen(module: str, name: str) -> None:
 
 
 def test_ghsa_9m3x_cloudpickle_make_function_and_codetype() -> None:
-    """GHSA-9m3x-qqw2-h32h: functions rebuilt from bytecode (cloudpickle `_make_function`, `types.CodeType`)."""
+    """GHSA-9m3x-qqw2-h32h: functions rebuilt from bytecode (`_make_function`, `types.CodeType`)."""
     report = P.scan(P.make_function_pickle())
     assert report.verdict is Verdict.UNSAFE
     assert {"types.CodeType", "cloudpickle.cloudpickle._make_function"} <= P.reached(report, "MC100")

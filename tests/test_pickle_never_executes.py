@@ -14,17 +14,59 @@ from builders import pickles as P
 from modelcert.checks.registry import analyzers
 
 WATCHED = {
-    "exec", "compile", "subprocess.Popen", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.fork",
-    "os.startfile", "ctypes.dlopen", "pickle.find_class", "marshal.loads", "marshal.load", "socket.connect",
-    "urllib.Request", "webbrowser.open", "import", "open",
-}  # fmt: skip
+    "exec",
+    "compile",
+    "subprocess.Popen",
+    "os.system",
+    "os.exec",
+    "os.spawn",
+    "os.posix_spawn",
+    "os.fork",
+    "os.startfile",
+    "ctypes.dlopen",
+    "pickle.find_class",
+    "marshal.loads",
+    "marshal.load",
+    "socket.connect",
+    "urllib.Request",
+    "webbrowser.open",
+    "import",
+    "open",
+}
 # Modules the corpus names that the scanner itself has no reason to import.
 NAMED_MODULES = {
-    P.CANARY_MODULE, "pip", "pty", "mlflow", "runpy", "_pyrepl", "_osx_support", "_aix_support", "pydoc",
-    "code", "timeit", "cProfile", "webbrowser", "smtplib", "ftplib", "imaplib", "venv", "ensurepip",
-    "cloudpickle", "dill", "pkgutil", "numpy.f2py", "torch", "pandas", "asyncio.unix_events", "ctypes",
-    "distutils", "uuid", "multiprocessing.util", "torch.utils.collect_env", "logging",
-}  # fmt: skip
+    P.CANARY_MODULE,
+    "pip",
+    "pty",
+    "mlflow",
+    "runpy",
+    "_pyrepl",
+    "_osx_support",
+    "_aix_support",
+    "pydoc",
+    "code",
+    "timeit",
+    "cProfile",
+    "webbrowser",
+    "smtplib",
+    "ftplib",
+    "imaplib",
+    "venv",
+    "ensurepip",
+    "cloudpickle",
+    "dill",
+    "pkgutil",
+    "numpy.f2py",
+    "torch",
+    "pandas",
+    "asyncio.unix_events",
+    "ctypes",
+    "distutils",
+    "uuid",
+    "multiprocessing.util",
+    "torch.utils.collect_env",
+    "logging",
+}
 
 
 def corpus() -> list[tuple[str, bytes]]:
@@ -59,11 +101,22 @@ def corpus() -> list[tuple[str, bytes]]:
         ("make_function.pkl", P.make_function_pickle()),
         ("multi.pt", P.multi_stream(4)),
         ("legacy.pt", P.legacy_torch_file(P.reduce_call(P.CANARY_MODULE, "boom", ("x",), 2))),
-        ("joblib_dual.joblib", P.joblib_array_stream(P.reduce_call(P.CANARY_MODULE, "x", ("y",), 2) + b"0", alignment=None)),
-    ]  # fmt: skip
-    for module, name in [("pty", "spawn"), ("_pyrepl.pager", "pipe_pager"), ("uuid", "_get_command_stdout"),
-                         ("logging", "FileHandler"), ("torch.utils.collect_env", "run"), ("runpy", "run_path"),
-                         ("ctypes", "CDLL"), ("numpy.f2py", "compile"), ("webbrowser", "open")]:  # fmt: skip
+        (
+            "joblib_dual.joblib",
+            P.joblib_array_stream(P.reduce_call(P.CANARY_MODULE, "x", ("y",), 2) + b"0", alignment=None),
+        ),
+    ]
+    for module, name in [
+        ("pty", "spawn"),
+        ("_pyrepl.pager", "pipe_pager"),
+        ("uuid", "_get_command_stdout"),
+        ("logging", "FileHandler"),
+        ("torch.utils.collect_env", "run"),
+        ("runpy", "run_path"),
+        ("ctypes", "CDLL"),
+        ("numpy.f2py", "compile"),
+        ("webbrowser", "open"),
+    ]:
         samples.append((f"{module}.pkl", P.reduce_pickle(module, name, ("/tmp/modelcert-test",))))
     return samples
 
@@ -106,8 +159,14 @@ def test_scanning_the_malicious_corpus_executes_nothing() -> None:
     # imports of modelcert's own modules (exec/compile/marshal of their code) may happen here.
     events = _armed_scan()
     names = {event for event, _ in events}
-    assert not names & {"subprocess.Popen", "os.system", "pickle.find_class", "ctypes.dlopen", "socket.connect",
-                        "webbrowser.open"}, events  # fmt: skip
+    assert not names & {
+        "subprocess.Popen",
+        "os.system",
+        "pickle.find_class",
+        "ctypes.dlopen",
+        "socket.connect",
+        "webbrowser.open",
+    }, events
     assert not [e for e in names if e.startswith(("os.exec", "os.spawn", "os.posix_spawn", "os.fork"))]
     imported = {str(args[0]) for event, args in events if event == "import"}
     assert not {m for m in imported if m in NAMED_MODULES and m not in preloaded}, imported
@@ -121,7 +180,7 @@ def test_scanning_the_malicious_corpus_executes_nothing() -> None:
 
 
 def test_recorder_sees_what_it_watches() -> None:
-    """The hook works: a deliberate harmless compile while armed is recorded (so silence above means something)."""
+    """The hook works: a harmless compile while armed is recorded (so silence above means something)."""
     _RECORDER.events.clear()
     _RECORDER.armed = True
     try:

@@ -69,10 +69,47 @@ def test_mutated_pickles(seed: bytes, edits: list[tuple[int, int]], cut: int) ->
 
 @pytest.mark.property
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from([b"(", b")", b"0", b"1", b"2", b"\x85", b"\x86", b"\x87", b"R", b"b", b"s", b"a",
-                                 b"e", b"u", b"t", b"l", b"d", b"\x81", b"o", b"\x93", b"\x94", b"h\x00", b"q\x00",
-                                 b"N", b"K\x01", b"\x8c\x01a", b"}", b"]", b"\x8f", b"\x90", b"\x91", b"\x92"]),
-                max_size=200))  # fmt: skip
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"(",
+                b")",
+                b"0",
+                b"1",
+                b"2",
+                b"\x85",
+                b"\x86",
+                b"\x87",
+                b"R",
+                b"b",
+                b"s",
+                b"a",
+                b"e",
+                b"u",
+                b"t",
+                b"l",
+                b"d",
+                b"\x81",
+                b"o",
+                b"\x93",
+                b"\x94",
+                b"h\x00",
+                b"q\x00",
+                b"N",
+                b"K\x01",
+                b"\x8c\x01a",
+                b"}",
+                b"]",
+                b"\x8f",
+                b"\x90",
+                b"\x91",
+                b"\x92",
+            ]
+        ),
+        max_size=200,
+    )
+)
 def test_opcode_soup(ops: list[bytes]) -> None:
     """Random sequences of real opcodes exercise the VM's stack discipline, not just the decoder."""
     _assert_sane(b"\x80\x04" + b"".join(ops) + b".")
@@ -81,8 +118,14 @@ def test_opcode_soup(ops: list[bytes]) -> None:
 def test_deep_call_chain_stays_fast() -> None:
     """`f()()()...` 60 deep: each level resolves its callee and its callee's maker; without memoised
     resolution that is 2**60 steps."""
-    data = P.pickle_of(P.op_global("builtins", "getattr") + P.op_global("os", "path") + P.op_str("sep")
-                       + b"\x86R" + b")R" * 60, 4)  # fmt: skip
+    data = P.pickle_of(
+        P.op_global("builtins", "getattr")
+        + P.op_global("os", "path")
+        + P.op_str("sep")
+        + b"\x86R"
+        + b")R" * 60,
+        4,
+    )
     started = time.perf_counter()
     report = P.scan(data)
     assert time.perf_counter() - started < 5

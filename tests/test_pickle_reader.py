@@ -40,10 +40,24 @@ def test_text_protocol_literals() -> None:
 
 def test_binary_literals() -> None:
     data = (
-        b"\x80\x05(" + b"J\xff\xff\xff\xff" + b"M\x01\x02" + b"\x8a\x02\x00\x80" + b"\x8b\x01\x00\x00\x00\x05"
-        + b"G" + struct.pack(">d", 2.5) + b"T\x02\x00\x00\x00hi" + b"U\x01x" + b"\x96\x02" + b"\x00" * 7 + b"ab"
-        + b"\x8e\x01" + b"\x00" * 7 + b"z" + P.op_binunicode8("u8") + b"t."
-    )  # fmt: skip
+        b"\x80\x05("
+        + b"J\xff\xff\xff\xff"
+        + b"M\x01\x02"
+        + b"\x8a\x02\x00\x80"
+        + b"\x8b\x01\x00\x00\x00\x05"
+        + b"G"
+        + struct.pack(">d", 2.5)
+        + b"T\x02\x00\x00\x00hi"
+        + b"U\x01x"
+        + b"\x96\x02"
+        + b"\x00" * 7
+        + b"ab"
+        + b"\x8e\x01"
+        + b"\x00" * 7
+        + b"z"
+        + P.op_binunicode8("u8")
+        + b"t."
+    )
     root = root_of(data)
     assert isinstance(root, Seq)
     values = [item.value for item in root.items if isinstance(item, Lit)]

@@ -20,9 +20,11 @@ import pytest
 from test_registry_support import ServerProcess, make_model, many_certificates, store_url  # noqa: F401
 
 from modelcert.certificate.dsse import Envelope
+from modelcert.certificate.jcs import canonicalize
 from modelcert.certificate.keys import SigningKey
 from modelcert.registry.audit import check_consistency, check_inclusion, log_verifier, open_checkpoint
 from modelcert.registry.client import RegistryClient, RegistryHTTPError
+from modelcert.registry.log import MerkleTree, leaf_hash
 from modelcert.registry.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -46,8 +48,8 @@ def _publish(server: ServerProcess, key: SigningKey, envelope: Envelope) -> dict
         return client.publish_certificate(envelope)
 
 
-def _check_log(server: ServerProcess, url: str) -> tuple[Any, list[dict[str, Any]]]:
-    """Every entry's leaf recomputes from its content and is included in the latest checkpoint."""
+def _check_log(server: ServerProcess, url: str) -> tuple[Any, list[dict[str, Any]], MerkleTree]:
+    """Every entry's leaf recomputes from its content, and together they make the checkpoint's root."""
     with server.client() as client:
         log_key = log_verifier(client.info()["logVerifierKey"])
         latest = open_checkpoint(client.checkpoint(), log_key).checkpoint
@@ -55,9 +57,10 @@ def _check_log(server: ServerProcess, url: str) -> tuple[Any, list[dict[str, Any
         while len(entries) < latest.size:
             entries += client.entries(len(entries), latest.size)
         assert [e["index"] for e in entries] == list(range(latest.size))
-        for entry in entries:
-            proof = client.inclusion_proof(entry["index"], latest.size)
-            check_inclusion({**proof, "entry": entry["entry"]}, latest)
+        last = entries[-1]
+        check_inclusion({**client.inclusion_proof(last["index"], latest.size), "entry": last["entry"]}, latest)
+    tree = MerkleTree(leaf_hash(canonicalize(e["entry"])) for e in entries)
+    assert tree.root() == latest.root_hash
     store = open_store(url)
     try:
         certificates = store.recent_certificates(1000)
@@ -67,7 +70,7 @@ def _check_log(server: ServerProcess, url: str) -> tuple[Any, list[dict[str, Any
         assert sorted(c.envelope_sha256 for c in certificates) == sorted(e["entry"]["envelopeSha256"] for e in logged)
     finally:
         store.close()
-    return latest, entries
+    return latest, entries, tree
 
 
 def test_fifty_concurrent_publishes_are_each_logged_once(tmp_path: Path, store_url: str) -> None:  # noqa: F811
@@ -79,7 +82,7 @@ def test_fifty_concurrent_publishes_are_each_logged_once(tmp_path: Path, store_u
         with ThreadPoolExecutor(max_workers=50) as pool:
             answers = list(pool.map(lambda e: _publish(server, key, e), envelopes))
         seconds = time.monotonic() - started
-        latest, entries = _check_log(server, store_url)
+        latest, entries, tree = _check_log(server, store_url)
         assert latest.size == 1 + 50
         indexes = Counter(a["logIndex"] for a in answers)
         assert sorted(indexes) == list(range(1, 51)) and set(indexes.values()) == {1}
@@ -87,11 +90,13 @@ def test_fifty_concurrent_publishes_are_each_logged_once(tmp_path: Path, store_u
         assert set(logged.values()) == {1} and len(logged) == 50
         with server.client() as client:
             log_key = log_verifier(client.info()["logVerifierKey"])
-            for answer in answers:
-                seen = open_checkpoint(answer["inclusionProof"]["checkpoint"], log_key).checkpoint
-                check_inclusion(answer, seen)
-                proof = client.consistency_proof(seen.size, latest.size)
-                check_consistency(seen, latest, [bytes.fromhex(h) for h in proof["hashes"]])
+            first = open_checkpoint(answers[0]["inclusionProof"]["checkpoint"], log_key).checkpoint
+            proof = client.consistency_proof(first.size, latest.size)
+            check_consistency(first, latest, [bytes.fromhex(h) for h in proof["hashes"]])
+        for answer in answers:
+            seen = open_checkpoint(answer["inclusionProof"]["checkpoint"], log_key).checkpoint
+            check_inclusion(answer, seen)
+            assert tree.root(seen.size) == seen.root_hash  # every checkpoint handed out is a prefix
         assert seconds < 60, f"50 publishes took {seconds:.1f} s"
     finally:
         server.stop()
@@ -132,7 +137,7 @@ def test_sigkill_mid_publish_leaves_a_consistent_log(tmp_path: Path, store_url: 
         assert 5 <= len(acknowledged) < 35, "the kill should land while publishes are in flight"
 
         restarted = ServerProcess(server.data_dir, TOKEN, *server.extra).start()
-        latest, entries = _check_log(restarted, store_url)
+        latest, entries, _ = _check_log(restarted, store_url)
         with restarted.client() as client:
             proof = client.consistency_proof(before.size, latest.size)
         check_consistency(before, latest, [bytes.fromhex(h) for h in proof["hashes"]])

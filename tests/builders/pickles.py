@@ -15,6 +15,11 @@ import base64
 import struct
 from collections.abc import Sequence
 
+from modelcert.findings import ArtifactReport
+from modelcert.formats.blob import BytesBlob
+from modelcert.limits import Limits
+from modelcert.scan import scan_blob
+
 HARMLESS_COMMAND = "echo modelcert-test"
 CANARY_MODULE = "modelcert_canary_mod"
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -329,9 +334,10 @@ def joblib_array_stream(
     joblib.load reads as array data but pickle.load runs as opcodes.
     """
     itemsize = int(typestr[1:] or 1)
+    minus_one = b"J\xff\xff\xff\xff"
     dtype = (
         op_global("numpy", "dtype", 2) + op_tuple([op_str(typestr, 2), b"\x89", b"\x88"], 2) + b"R"
-        + b"(" + op_int(3, 2) + op_str("|", 2) + b"NNN" + b"J\xff\xff\xff\xffJ\xff\xff\xff\xff" + op_int(0, 2) + b"tb"
+        + b"(" + op_int(3, 2) + op_str("|", 2) + b"NNN" + minus_one + minus_one + op_int(0, 2) + b"tb"
     )  # fmt: skip
     state = (
         b"}(" + op_str("subclass", 2) + op_global("numpy", "ndarray", 2)
@@ -356,20 +362,22 @@ def canary_import_pickle() -> bytes:
 # --- scanning helpers for tests -----------------------------------------------------------------------
 
 
-def scan(data: bytes, name: str = "model.pkl"):  # type: ignore[no-untyped-def]
+def scan(data: bytes, name: str = "model.pkl") -> ArtifactReport:
     """Scan bytes as one artifact named `name` through the real scanner (detection included)."""
-    from modelcert.formats.blob import BytesBlob
-    from modelcert.scan import scan_blob
-
     return scan_blob(BytesBlob(data, name), name)
 
 
-def check_ids(report) -> set[str]:  # type: ignore[no-untyped-def]
+def scan_with_limits(data: bytes, limits: Limits, name: str = "model.pkl") -> ArtifactReport:
+    """Scan with non-default limits."""
+    return scan_blob(BytesBlob(data, name), name, limits)
+
+
+def check_ids(report: ArtifactReport) -> set[str]:
     """Every check ID found in the report, members included."""
     return {f.check_id for f in report.all_findings()}
 
 
-def reached(report, check_id: str | None = None) -> set[str]:  # type: ignore[no-untyped-def]
+def reached(report: ArtifactReport, check_id: str | None = None) -> set[str]:
     """Every callable path (as named, and as really reached) the findings mention."""
     out: set[str] = set()
     for finding in report.all_findings():
@@ -378,11 +386,3 @@ def reached(report, check_id: str | None = None) -> set[str]:  # type: ignore[no
                 if key in finding.details:
                     out.add(str(finding.details[key]))
     return out
-
-
-def scan_with_limits(data: bytes, limits, name: str = "model.pkl"):  # type: ignore[no-untyped-def]
-    """Scan with non-default limits."""
-    from modelcert.formats.blob import BytesBlob
-    from modelcert.scan import scan_blob
-
-    return scan_blob(BytesBlob(data, name), name, limits)

@@ -127,9 +127,12 @@ def _allow_reason(path: str, parts: list[str], context: str) -> str | None:
         return None
     if (path.startswith(("torch.nn.modules.", "torch.ao.nn."))) and name in _TORCH_NN_NAMES:
         return "torch.nn module class name (class moved between torch versions)"
-    if path.startswith("sklearn.") and name in _SKLEARN_NAMES:
-        if not _SKLEARN_EXCLUDED_PARTS.intersection(parts):
-            return "scikit-learn class name (class moved between scikit-learn versions)"
+    if (
+        path.startswith("sklearn.")
+        and name in _SKLEARN_NAMES
+        and not _SKLEARN_EXCLUDED_PARTS.intersection(parts)
+    ):
+        return "scikit-learn class name (class moved between scikit-learn versions)"
     return None
 
 

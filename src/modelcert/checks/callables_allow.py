@@ -85,7 +85,8 @@ _allow(
 # --- NumPy ------------------------------------------------------------------------------------------
 _allow(
     "NumPy array/scalar reconstruction: builds arrays from shape, dtype and raw bytes",
-    *(f"{m}.{n}" for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")),
+    *(f"{m}.{n}" for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct",
+                                                                                           "scalar")),
     "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer",
     "numpy.ndarray", "numpy.dtype", "numpy.core._DType_reconstruct", "numpy._core._DType_reconstruct",
     "numpy.ma.core._mareconstruct", "numpy.ma.core.MaskedArray", "numpy.ma.MaskedArray", "numpy.matrix",
@@ -229,7 +230,9 @@ _allow(
         "log_softmax", "mish", "hardswish", "hardsigmoid", "glu", "softplus", "relu6", "logsigmoid",
         "tanhshrink", "softsign", "normalize", "dropout", "linear",
     )),
-    *(f"torch._C._nn.{n}" for n in ("gelu", "silu", "elu", "leaky_relu", "hardswish", "mish", "softplus", "linear")),
+    *(f"torch._C._nn.{n}" for n in (
+        "gelu", "silu", "elu", "leaky_relu", "hardswish", "mish", "softplus", "linear",
+    )),
     *(f"torch.{n}" for n in ("tanh", "sigmoid", "relu", "exp", "log", "sin", "cos", "erf", "abs", "square")),
 )  # fmt: skip
 _allow(

@@ -77,7 +77,8 @@ _modules(
     "IPython", "numexpr", "sympy", "jinja2", "mako", "numpy.f2py", "torch.jit", "torch._dynamo",
     "torch._inductor", "torch.compiler", "torch.utils.benchmark", "torch.utils.cpp_extension",
     "torch.package", "torch.fx", "torch.export", "torch.library", "torch._export", "idlelib",
-    "lib2to3", "unittest", "test", "keras", "tensorflow", "tf_keras", "jax", "transformers.dynamic_module_utils",
+    "lib2to3", "unittest", "test", "keras", "tensorflow", "tf_keras", "jax",
+    "transformers.dynamic_module_utils",
 )  # fmt: skip
 # --- code objects ---------------------------------------------------------------------------------
 _modules(

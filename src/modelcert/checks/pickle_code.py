@@ -167,8 +167,13 @@ class _Report:
         for mutation in view.mutations:
             self.mutation(mutation)
         for anomaly in view.anomalies:
-            self.add(mc.StreamAnomaly, anomaly.code, f"pickle stream {anomaly.message}", anomaly.site,
-                     anomaly=anomaly.code)  # fmt: skip
+            self.add(
+                mc.StreamAnomaly,
+                anomaly.code,
+                f"pickle stream {anomaly.message}",
+                anomaly.site,
+                anomaly=anomaly.code,
+            )
         if not view.complete and view.end_kind != "limit":
             self.broken(view)
 
@@ -181,8 +186,13 @@ class _Report:
 
     def report_judgement(self, verdict: Judgement, site: Site, lead: str, *, invoked: bool, via: str) -> None:
         reached = f" (reaches {verdict.reached})" if verdict.reached != verdict.path else ""
-        details = {"callable": verdict.path, "reached": verdict.reached, "category": verdict.category,
-                   "invoked": invoked, "via": via}  # fmt: skip
+        details: dict[str, Any] = {
+            "callable": verdict.path,
+            "reached": verdict.reached,
+            "category": verdict.category,
+            "invoked": invoked,
+            "via": via,
+        }
         if verdict.kind == DANGEROUS:
             severity = Severity.CRITICAL if invoked else Severity.HIGH
             message = f"{lead} {verdict.path}{reached} — {verdict.explanation} when loaded"
@@ -207,9 +217,15 @@ class _Report:
         if isinstance(func, Global):
             path = global_path(func)
             if path in NEW_ONLY and call.kind in {"reduce", "inst", "obj"}:
-                self.add(mc.ConstructorMisuse, path,
-                         f"pickle calls {path}(...), which its own pickling never does (it runs __init__)",
-                         call.site, severity=Severity.MEDIUM, verdict=Verdict.SUSPICIOUS, callable=path)  # fmt: skip
+                self.add(
+                    mc.ConstructorMisuse,
+                    path,
+                    f"pickle calls {path}(...), which its own pickling never does (it runs __init__)",
+                    call.site,
+                    severity=Severity.MEDIUM,
+                    verdict=Verdict.SUSPICIOUS,
+                    callable=path,
+                )
             self.slots(path, call)
             return
         if isinstance(func, Unresolved):
@@ -239,36 +255,55 @@ class _Report:
                 isinstance(arg, Lit) and (arg.value is None or text_of(arg) is not None)
             ):
                 continue
-            self.add(mc.ConstructorMisuse, f"{path}#{index}",
-                     f"pickle passes a computed value ({describe(arg)}) to {path} where a class or function "
-                     "is expected: it runs whatever that value turns out to be",
-                     call.site, callable=path, argument=index)  # fmt: skip
+            self.add(
+                mc.ConstructorMisuse,
+                f"{path}#{index}",
+                f"pickle passes a computed value ({describe(arg)}) to {path} where a class or function "
+                "is expected: it runs whatever that value turns out to be",
+                call.site,
+                callable=path,
+                argument=index,
+            )
 
     def build(self, event: BuildEvent) -> None:
         target = event.target
         if isinstance(target, (Global, Unresolved)):
             name = target.dotted if isinstance(target, Global) else "an unresolvable global"
-            self.add(mc.GlobalMutation, f"build:{name}",
-                     f"pickle BUILD sets attributes on {name} itself (a module, class or function): "
-                     "planted attributes change what later calls return", event.site, target=name)  # fmt: skip
+            self.add(
+                mc.GlobalMutation,
+                f"build:{name}",
+                f"pickle BUILD sets attributes on {name} itself (a module, class or function): "
+                "planted attributes change what later calls return",
+                event.site,
+                target=name,
+            )
         for key in _state_keys(event.state):
             if not (key.startswith("__") and key.endswith("__")):
                 continue
             swap = key in _CLASS_SWAP_KEYS
-            self.add(mc.GlobalMutation, f"state:{key}",
-                     f"pickle BUILD state sets {key} on {describe(target, 1)}"
-                     + (": it swaps what the object is" if swap else ""),
-                     event.site, severity=None if swap else Severity.MEDIUM,
-                     verdict=None if swap else Verdict.SUSPICIOUS, attribute=key)  # fmt: skip
+            self.add(
+                mc.GlobalMutation,
+                f"state:{key}",
+                f"pickle BUILD state sets {key} on {describe(target, 1)}"
+                + (": it swaps what the object is" if swap else ""),
+                event.site,
+                severity=None if swap else Severity.MEDIUM,
+                verdict=None if swap else Verdict.SUSPICIOUS,
+                attribute=key,
+            )
 
     def mutation(self, event: Mutation) -> None:
         target = event.target
         if isinstance(target, (Global, Unresolved)):
             name = target.dotted if isinstance(target, Global) else "an unresolvable global"
-            self.add(mc.GlobalMutation, f"{event.kind}:{name}",
-                     f"pickle {event.kind.upper()} modifies {name} itself (calls its "
-                     f"{'__setitem__' if event.kind == 'setitem' else event.kind} method)", event.site,
-                     target=name)  # fmt: skip
+            self.add(
+                mc.GlobalMutation,
+                f"{event.kind}:{name}",
+                f"pickle {event.kind.upper()} modifies {name} itself (calls its "
+                f"{'__setitem__' if event.kind == 'setitem' else event.kind} method)",
+                event.site,
+                target=name,
+            )
 
     def broken(self, view: StreamView) -> None:
         before = sum(
@@ -282,8 +317,14 @@ class _Report:
         site = Site(
             view.end_offset if view.end_offset is not None else view.end, view.op_count, "break", view.number
         )
-        self.add(mc.BrokenStream, f"break:{view.number}:{view.end_offset}", message, site,
-                 severity=Severity.HIGH if before else None, reason=view.end_kind)  # fmt: skip
+        self.add(
+            mc.BrokenStream,
+            f"break:{view.number}:{view.end_offset}",
+            message,
+            site,
+            severity=Severity.HIGH if before else None,
+            reason=view.end_kind,
+        )
 
 
 def _state_keys(state: Value) -> list[str]:
@@ -318,11 +359,14 @@ def _trailing(blob: Blob, ctx: AnalysisContext, parsed: PickleFile) -> None:
     assert trailing is not None
     head = blob.read_at(trailing.offset, 4)
     location = ctx.location.at(offset=trailing.offset)
-    ctx.add(mc.TrailingData.finding(
-        f"{trailing.length} byte(s) follow the last pickle stream and no loader reads them"
-        + (" (they start a zip archive: a polyglot file)" if head.startswith(b"PK") else ""),
-        location, details={"length": trailing.length},
-    ))  # fmt: skip
+    ctx.add(
+        mc.TrailingData.finding(
+            f"{trailing.length} byte(s) follow the last pickle stream and no loader reads them"
+            + (" (they start a zip archive: a polyglot file)" if head.startswith(b"PK") else ""),
+            location,
+            details={"length": trailing.length},
+        )
+    )
     if head.startswith(b"PK"):
         ctx.scan_member(
             f"trailing-data@{trailing.offset}", blob.window(trailing.offset, trailing.length, "trailing")

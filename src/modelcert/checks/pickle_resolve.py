@@ -279,8 +279,7 @@ def _decompress(path: str, data: bytes, limit: int) -> bytes:
     """Decompress with an output ceiling (a decompression bomb stops at `limit`)."""
     if path in {"zlib.decompress", "gzip.decompress"}:
         wbits = 47 if path == "gzip.decompress" else 15
-        out = zlib.decompressobj(wbits).decompress(data, limit)
-        return out
+        return zlib.decompressobj(wbits).decompress(data, limit)
     if path == "bz2.decompress":
         return bz2.BZ2Decompressor().decompress(data, max_length=limit)
     return lzma.LZMADecompressor().decompress(data, max_length=limit)

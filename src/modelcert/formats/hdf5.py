@@ -23,6 +23,7 @@ from modelcert.limits import Limits
 # Wall-clock ceiling for one HDF5 file; listing links and attributes takes well under a second
 # for real models, so hitting this means the file makes the library loop.
 WORKER_SECONDS = 120
+WORKER = ("-m", "modelcert.formats.hdf5_worker")
 _PIPE_CHUNK = 1024 * 1024
 
 
@@ -47,8 +48,7 @@ class Hdf5View:
 def read_hdf5(blob: Blob, limits: Limits) -> Hdf5View:
     if blob.size == 0:
         raise FormatError("empty HDF5 file")
-    command = [sys.executable, "-m", "modelcert.formats.hdf5_worker",
-               str(limits.max_archive_members), str(limits.max_json_bytes)]
+    command = [sys.executable, *WORKER, str(limits.max_archive_members), str(limits.max_json_bytes)]
     if isinstance(blob, FileBlob):
         command.append(str(blob.path))
         output = _run(command, None)
@@ -86,6 +86,7 @@ def _run(command: list[str], blob: Blob | None) -> bytes:
             if blob is not None:
                 _feed(process, blob)
             output, _ = process.communicate(timeout=WORKER_SECONDS)
+            process.wait()
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()

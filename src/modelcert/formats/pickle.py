@@ -100,10 +100,10 @@ def read_pickle(blob: Blob, limits: Limits, *, start: int = 0) -> PickleFile:
         pos = view.end
         if len(result.streams) == 1 and _is_int(view.root, TORCH_LEGACY_MAGIC):
             result.legacy_torch = True
-        if result.legacy_torch and len(result.streams) == TORCH_LEGACY_STREAMS:
-            if _is_str_list(view.root) and pos < blob.size:
-                result.trailing = Trailing(pos, blob.size - pos, "torch-storages")
-                break
+        legacy_done = result.legacy_torch and len(result.streams) == TORCH_LEGACY_STREAMS
+        if legacy_done and _is_str_list(view.root) and pos < blob.size:
+            result.trailing = Trailing(pos, blob.size - pos, "torch-storages")
+            break
     return result
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import codecs
 import pickletools
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from modelcert.errors import LimitExceeded
 from modelcert.formats.blob import Blob
@@ -63,8 +64,7 @@ class Py2String:
             return None
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     """One decoded opcode: its position in the stream, its name and its argument."""
 
     index: int
@@ -78,6 +78,7 @@ class ByteSource:
 
     def __init__(self, blob: Blob, start: int, limits: Limits) -> None:
         self.blob = blob
+        self.size = blob.size
         self.pos = start
         self._limits = limits
         self._buf = b""
@@ -86,29 +87,41 @@ class ByteSource:
 
     @property
     def remaining(self) -> int:
-        return self.blob.size - self.pos
+        return self.size - self.pos
 
-    def _fill(self, need: int) -> None:
-        offset_in_buf = self.pos - self._buf_start
-        if offset_in_buf >= 0 and offset_in_buf + need <= len(self._buf):
-            return
-        want = max(need, _CHUNK)
-        self._buf = self.blob.read_at(self.pos, want)
+    def _refill(self) -> None:
+        self._buf = self.blob.read_at(self.pos, _CHUNK)
         self._buf_start = self.pos
 
     def read(self, n: int) -> bytes:
+        start = self.pos - self._buf_start
+        end = start + n
+        if start >= 0 and n >= 0 and end <= len(self._buf):  # fast path: inside the buffer
+            self.pos += n
+            return self._buf[start:end]
         if n < 0:
             raise StreamBreak("negative length", self.pos)
-        if n > self.remaining:
-            raise StreamBreak(f"needs {n} bytes, {self.remaining} left", self.pos, truncated=True)
+        if n > self.size - self.pos:
+            raise StreamBreak(f"needs {n} bytes, {self.size - self.pos} left", self.pos, truncated=True)
         if n <= _CHUNK:
-            self._fill(n)
-            start = self.pos - self._buf_start
-            data = self._buf[start : start + n]
+            self._refill()
+            data = self._buf[:n]
         else:
             data = self.blob.read_at(self.pos, n)
         self.pos += n
         return data
+
+    def byte(self) -> int:
+        """One byte as an int (the opcode loop's hot path)."""
+        index = self.pos - self._buf_start
+        if 0 <= index < len(self._buf):
+            self.pos += 1
+            return self._buf[index]
+        if self.pos >= self.size:
+            raise StreamBreak("end of data", self.pos, truncated=True)
+        self._refill()
+        self.pos += 1
+        return self._buf[0]
 
     def keep(self, n: int) -> None:
         """Account for `n` argument bytes held in memory (bounded by max_pickle_bytes)."""
@@ -119,8 +132,8 @@ class ByteSource:
             )
 
     def skip(self, n: int) -> None:
-        if n > self.remaining:
-            raise StreamBreak(f"needs {n} bytes, {self.remaining} left", self.pos, truncated=True)
+        if n < 0 or n > self.size - self.pos:
+            raise StreamBreak(f"needs {n} bytes, {self.size - self.pos} left", self.pos, truncated=True)
         self.pos += n
 
     def readline(self, max_len: int) -> bytes:
@@ -129,21 +142,22 @@ class ByteSource:
         parts: list[bytes] = []
         total = 0
         while True:
-            if not self.remaining:
+            if self.pos >= self.size:
                 raise StreamBreak("line not terminated before the end of data", start, truncated=True)
-            self._fill(1)
             begin = self.pos - self._buf_start
-            chunk = self._buf[begin:]
-            cut = chunk.find(b"\n")
-            piece = chunk if cut < 0 else chunk[:cut]
+            if not 0 <= begin < len(self._buf):
+                self._refill()
+                begin = 0
+            cut = self._buf.find(b"\n", begin)
+            piece = self._buf[begin:] if cut < 0 else self._buf[begin:cut]
             total += len(piece)
             if total > max_len:
                 raise LimitExceeded(f"text argument longer than {max_len} bytes", start)
             parts.append(piece)
             if cut >= 0:
-                self.pos += cut + 1
+                self.pos += len(piece) + 1
                 return b"".join(parts)
-            self.pos += len(chunk)
+            self.pos += len(piece)
 
 
 def _decimal(line: bytes, offset: int) -> int:
@@ -183,121 +197,155 @@ class OpReader:
     def next(self) -> Op:
         src = self.src
         offset = src.pos
-        if not src.remaining:
+        if offset >= src.size:
             raise StreamBreak("end of data before STOP", offset, truncated=True)
-        code = src.read(1)[0]
-        entry = OPCODES.get(code)
+        code = src.byte()
+        entry = _TABLE[code]
         if entry is None:
             raise StreamBreak(f"invalid opcode 0x{code:02x}", offset)
-        name, kind = entry
-        arg = self._argument(kind, offset) if kind else None
-        op = Op(self.index, offset, name, arg)
-        self.index += 1
-        return op
+        name, decoder = entry
+        arg = decoder(self, offset) if decoder is not None else None
+        index = self.index
+        self.index = index + 1
+        return Op(index, offset, name, arg)
 
-    def _line(self) -> bytes:
+    def line(self) -> bytes:
         return self.src.readline(self.limits.max_string_bytes)
 
-    def _sized(self, fmt: str, width: int) -> int:
-        value: int = struct.unpack(fmt, self.src.read(width))[0]
-        return value
-
-    def _payload(self, n: int, offset: int, kind: str) -> bytes | BigBytes:
+    def payload(self, n: int, offset: int, kind: str) -> bytes | BigBytes:
+        """A bytes argument: in memory when small, else left in the file as a BigBytes window."""
+        src = self.src
         if n < 0:
             raise StreamBreak("negative length", offset)
-        if n > self.src.remaining:
+        if n > src.size - src.pos:
             raise StreamBreak(f"argument of {n} bytes runs past the end", offset, truncated=True)
         if n > INLINE_BYTES:
-            start = self.src.pos
-            prefix = self.src.blob.read_at(start, BIG_BYTES_PREFIX)
-            self.src.skip(n)
+            start = src.pos
+            prefix = src.blob.read_at(start, BIG_BYTES_PREFIX)
+            src.skip(n)
             return BigBytes(start, n, prefix, kind)
-        self.src.keep(n)
-        return self.src.read(n)
+        src.keep(n)
+        return src.read(n)
 
-    def _text(self, n: int, offset: int) -> str:
+    def text(self, n: int, offset: int) -> str:
         if n > self.limits.max_string_bytes:
             raise LimitExceeded(f"string of {n} bytes exceeds max_string_bytes", offset)
-        if n > self.src.remaining:
+        if n > self.src.size - self.src.pos:
             raise StreamBreak(f"string of {n} bytes runs past the end", offset, truncated=True)
         self.src.keep(n)
         return _decode_utf8(self.src.read(n), offset)
 
-    def _argument(self, kind: str, offset: int) -> Any:
-        src = self.src
-        if kind == "uint1":
-            return src.read(1)[0]
-        if kind == "uint2":
-            return self._sized("<H", 2)
-        if kind == "uint4":
-            return self._sized("<I", 4)
-        if kind == "int4":
-            return self._sized("<i", 4)
-        if kind == "uint8":
-            return self._sized("<Q", 8)
-        if kind == "float8":
-            return self._sized_float()
-        if kind == "decimalnl_short":
-            line = self._line()
-            if line in (b"00", b"01"):
-                return line == b"01"
-            return _decimal(line, offset)
-        if kind == "decimalnl_long":
-            line = self._line()
-            return _decimal(line[:-1] if line.endswith(b"L") else line, offset)
-        if kind == "floatnl":
-            try:
-                return float(self._line())
-            except ValueError:
-                raise StreamBreak("invalid float literal", offset) from None
-        if kind in ("long1", "long4"):
-            n = src.read(1)[0] if kind == "long1" else self._sized("<i", 4)
-            if n < 0:
-                raise StreamBreak("negative LONG4 length", offset)
-            if n > self.limits.max_string_bytes:
-                raise LimitExceeded(f"integer of {n} bytes", offset)
-            src.keep(n)
-            return int.from_bytes(src.read(n), "little", signed=True)
-        if kind == "stringnl":
-            return _quoted(self._line(), offset)
-        if kind == "string1":
-            return Py2String(self._bytes_exact(src.read(1)[0]))
-        if kind == "string4":
-            return Py2String(self._bytes_exact(self._sized("<i", 4), offset))
-        if kind == "bytes1":
-            return self._payload(src.read(1)[0], offset, "bytes")
-        if kind == "bytes4":
-            return self._payload(self._sized("<I", 4), offset, "bytes")
-        if kind == "bytes8":
-            return self._payload(self._sized("<Q", 8), offset, "bytes")
-        if kind == "bytearray8":
-            return self._payload(self._sized("<Q", 8), offset, "bytearray")
-        if kind == "unicodestringnl":
-            try:
-                return self._line().decode("raw-unicode-escape")
-            except UnicodeDecodeError:
-                raise StreamBreak("invalid raw-unicode-escape text", offset) from None
-        if kind == "unicodestring1":
-            return self._text(src.read(1)[0], offset)
-        if kind == "unicodestring4":
-            return self._text(self._sized("<I", 4), offset)
-        if kind == "unicodestring8":
-            return self._text(self._sized("<Q", 8), offset)
-        if kind == "stringnl_noescape":
-            return self._line().decode("latin-1")
-        if kind == "stringnl_noescape_pair":
-            module = _decode_utf8(self._line(), offset)
-            return module, _decode_utf8(self._line(), offset)
-        raise StreamBreak(f"unsupported argument kind {kind}", offset)  # pragma: no cover - table is fixed
-
-    def _sized_float(self) -> float:
-        value: float = struct.unpack(">d", self.src.read(8))[0]
-        return value
-
-    def _bytes_exact(self, n: int, offset: int | None = None) -> bytes:
+    def exact(self, n: int, offset: int) -> bytes:
         if n < 0:
-            raise StreamBreak("negative BINSTRING length", offset if offset is not None else self.src.pos)
+            raise StreamBreak("negative length", offset)
         if n > self.limits.max_string_bytes:
-            raise LimitExceeded(f"string of {n} bytes exceeds max_string_bytes", offset)
+            raise LimitExceeded(f"argument of {n} bytes exceeds max_string_bytes", offset)
         self.src.keep(n)
         return self.src.read(n)
+
+
+_U2, _U4, _I4, _U8, _F8 = (struct.Struct(f) for f in ("<H", "<I", "<i", "<Q", ">d"))
+Decoder = Callable[[OpReader, int], Any]
+
+
+def _unpack(fmt: struct.Struct) -> Decoder:
+    def decode(r: OpReader, offset: int) -> Any:
+        return fmt.unpack(r.src.read(fmt.size))[0]
+
+    return decode
+
+
+def _decimal_short(r: OpReader, offset: int) -> int | bool:
+    line = r.line()
+    if line in (b"00", b"01"):
+        return line == b"01"
+    return _decimal(line, offset)
+
+
+def _decimal_long(r: OpReader, offset: int) -> int:
+    line = r.line()
+    return _decimal(line[:-1] if line.endswith(b"L") else line, offset)
+
+
+def _float_line(r: OpReader, offset: int) -> float:
+    try:
+        return float(r.line())
+    except ValueError:
+        raise StreamBreak("invalid float literal", offset) from None
+
+
+def _long(width: int) -> Decoder:
+    def decode(r: OpReader, offset: int) -> int:
+        n = r.src.byte() if width == 1 else _I4.unpack(r.src.read(4))[0]
+        if n < 0:
+            raise StreamBreak("negative LONG4 length", offset)
+        return int.from_bytes(r.exact(n, offset), "little", signed=True)
+
+    return decode
+
+
+def _sized_bytes(prefix: struct.Struct | None, kind: str) -> Decoder:
+    def decode(r: OpReader, offset: int) -> bytes | BigBytes:
+        n = r.src.byte() if prefix is None else prefix.unpack(r.src.read(prefix.size))[0]
+        return r.payload(n, offset, kind)
+
+    return decode
+
+
+def _sized_text(prefix: struct.Struct | None) -> Decoder:
+    def decode(r: OpReader, offset: int) -> str:
+        n = r.src.byte() if prefix is None else prefix.unpack(r.src.read(prefix.size))[0]
+        return r.text(n, offset)
+
+    return decode
+
+
+def _py2_string(prefix: struct.Struct | None) -> Decoder:
+    def decode(r: OpReader, offset: int) -> Py2String:
+        n = r.src.byte() if prefix is None else prefix.unpack(r.src.read(prefix.size))[0]
+        return Py2String(r.exact(n, offset))
+
+    return decode
+
+
+def _unicode_line(r: OpReader, offset: int) -> str:
+    try:
+        return r.line().decode("raw-unicode-escape")
+    except UnicodeDecodeError:
+        raise StreamBreak("invalid raw-unicode-escape text", offset) from None
+
+
+def _global_pair(r: OpReader, offset: int) -> tuple[str, str]:
+    module = _decode_utf8(r.line(), offset)
+    return module, _decode_utf8(r.line(), offset)
+
+
+_DECODERS: dict[str, Decoder] = {
+    "uint1": lambda r, offset: r.src.byte(),
+    "uint2": _unpack(_U2),
+    "uint4": _unpack(_U4),
+    "int4": _unpack(_I4),
+    "uint8": _unpack(_U8),
+    "float8": _unpack(_F8),
+    "decimalnl_short": _decimal_short,
+    "decimalnl_long": _decimal_long,
+    "floatnl": _float_line,
+    "long1": _long(1),
+    "long4": _long(4),
+    "stringnl": lambda r, offset: _quoted(r.line(), offset),
+    "string1": _py2_string(None),
+    "string4": _py2_string(_I4),
+    "bytes1": _sized_bytes(None, "bytes"),
+    "bytes4": _sized_bytes(_U4, "bytes"),
+    "bytes8": _sized_bytes(_U8, "bytes"),
+    "bytearray8": _sized_bytes(_U8, "bytearray"),
+    "unicodestringnl": _unicode_line,
+    "unicodestring1": _sized_text(None),
+    "unicodestring4": _sized_text(_U4),
+    "unicodestring8": _sized_text(_U8),
+    "stringnl_noescape": lambda r, offset: r.line().decode("latin-1"),
+    "stringnl_noescape_pair": _global_pair,
+}
+_TABLE: list[tuple[str, Decoder | None] | None] = [None] * 256
+for _code, (_name, _kind) in OPCODES.items():
+    _TABLE[_code] = (_name, _DECODERS[_kind] if _kind else None)

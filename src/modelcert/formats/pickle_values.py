@@ -172,7 +172,7 @@ def describe(value: Value, depth: int = 3) -> str:
     if isinstance(value, Call):
         return f"{describe(value.func, depth - 1)}({_inner(value.args, depth - 1)})"
     if isinstance(value, Seq):
-        open_, close = {"list": "[]", "tuple": "()", "set": "{}", "frozenset": "{}"}[value.kind]
+        open_, close = {"list": ("[", "]"), "tuple": ("(", ")")}.get(value.kind, ("{", "}"))
         return f"{open_}{_inner(value, depth - 1)}{close}"
     if isinstance(value, DictV):
         parts = [f"{describe(k, depth - 1)}: {describe(v, depth - 1)}" for k, v in value.items[:4]]

@@ -38,7 +38,7 @@ from modelcert.registry.clock import Clock, format_time, utc_now
 from modelcert.registry.currency import DEFAULT_LIFETIME, build_statement, sign_statement
 from modelcert.registry.feed import Feed, FeedEntry, FeedError, build_feed, check_entry_fields, sign_feed
 from modelcert.registry.lines import LineState, NewRelease, StatusChange, add_release, change_status, new_line
-from modelcert.registry.log import MerkleTree
+from modelcert.registry.log import MerkleTree, ProofError
 from modelcert.registry.records import (
     ROLES,
     CertificateRecord,
@@ -413,16 +413,24 @@ class Ledger:
             self._tree.extend(self.store.leaf_hashes(self._tree.size, size))
         return size
 
-    def checkpoint(self) -> CheckpointRecord:
-        """The signed checkpoint at the current size (created and stored on first request)."""
+    def checkpoint(self, size: int | None = None, *, save: bool = True) -> CheckpointRecord:
+        """The signed checkpoint at `size` (default: the current size), stored on first request.
+
+        Ed25519 is deterministic, so a checkpoint handed out unsaved (`save=False`, in publish answers)
+        is byte-identical to the one stored later for the same size.
+        """
         with self._tree_lock:
-            size = self._sync()
+            current = self._sync()
+            size = current if size is None else size
             root = self._tree.root(size)
         existing = self.store.get_checkpoint(size)
         if existing is not None:
             return existing
         signed = sign_checkpoint(Checkpoint(self.origin, size, root), self.note_signer)
-        self.store.save_checkpoint(CheckpointRecord(size, root, signed.encode(), format_time(self.clock())))
+        record = CheckpointRecord(size, root, signed.encode(), format_time(self.clock()))
+        if not save:
+            return record
+        self.store.save_checkpoint(record)
         saved = self.store.get_checkpoint(size)
         assert saved is not None
         return saved
@@ -446,8 +454,11 @@ class Ledger:
             checkpoint = Checkpoint.from_text(note.text)
         except NoteError as exc:
             raise Invalid(f"cosigned checkpoint: {exc}") from None
-        stored = self.store.get_checkpoint(checkpoint.size)
-        if stored is None or parse_note(stored.note).text != note.text:
+        try:
+            stored = self.checkpoint(checkpoint.size)
+        except ProofError:
+            raise Invalid("this log never signed that checkpoint (it is beyond the log's size)") from None
+        if parse_note(stored.note).text != note.text:
             raise Invalid("this log never signed that checkpoint")
         public = VerifyingKey.from_pem(actor.key.public_pem.encode("ascii")).public_key
         if not isinstance(public, ed25519.Ed25519PublicKey):

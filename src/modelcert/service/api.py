@@ -36,7 +36,7 @@ def _logged(entry: LogEntryRecord) -> dict[str, Any]:
 
 def _proof_bundle(ledger: Ledger, entry: LogEntryRecord) -> dict[str, Any]:
     """Inclusion proof of a fresh entry against a checkpoint that covers it (for certificate packs)."""
-    checkpoint = ledger.checkpoint()
+    checkpoint = ledger.checkpoint(save=False)
     hashes = ledger.inclusion_proof(entry.index, checkpoint.size)
     return {
         **_logged(entry),
