@@ -1,4 +1,4 @@
-"""RFC 6962/9162 Merkle tree: published vectors, pymerkle cross-check, every proof verifies, tampering fails."""
+"""RFC 6962/9162 Merkle tree: published vectors, pymerkle cross-check, proofs verify, tampering fails."""
 
 from __future__ import annotations
 
@@ -193,7 +193,9 @@ def test_property_random_sizes(n: int, data: st.DataObject) -> None:
     old=st.integers(-3, 2**64),
     proof=st.lists(st.binary(min_size=0, max_size=40), max_size=70),
 )
-def test_property_arbitrary_proofs_only_raise_proof_error(index: int, size: int, old: int, proof: list[bytes]) -> None:
+def test_property_arbitrary_proofs_only_raise_proof_error(
+    index: int, size: int, old: int, proof: list[bytes]
+) -> None:
     root = hashlib.sha256(b"root").digest()
     with pytest.raises(ProofError):
         verify_inclusion(index, size, leaf_hash(b"x"), proof, root)

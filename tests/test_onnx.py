@@ -4,7 +4,9 @@ CVE-2026-34446), custom operator domains, subgraphs and local functions, both re
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -342,3 +344,16 @@ class _FolderView:
 
     def is_symlink(self, relpath: str) -> bool:
         return (self.root / relpath).is_symlink()
+
+
+def test_onnx_inside_an_archive_is_checked_without_sibling_lookups():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bad/model.onnx", onnx_bytes(onnx_with_external_location("../../../etc/passwd")))
+        archive.writestr("good/model.onnx", onnx_bytes(onnx_with_external_location("weights.bin")))
+    report = scan_blob(BytesBlob(buffer.getvalue(), "models.zip"), "models.zip")
+    members = {m.path: m for m in report.members}
+    if "bad/model.onnx" not in members:
+        pytest.skip("the zip reader does not open members yet")
+    assert [f.check_id for f in members["bad/model.onnx"].findings] == ["MC150"]
+    assert members["good/model.onnx"].findings == ()

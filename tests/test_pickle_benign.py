@@ -157,6 +157,9 @@ def test_torch_optimizer_and_training_checkpoint() -> None:
     for optimizer in optimizers:
         optimizer.step()
     scheduler = torch.optim.lr_scheduler.StepLR(optimizers[0], 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quantized tensors are deprecated, still found in checkpoints
+        quantized = torch.quantize_per_tensor(torch.zeros(2), 0.1, 0, torch.quint8)
     checkpoint = {
         "state_dict": model.state_dict(),
         "optimizer_states": [o.state_dict() for o in optimizers],
@@ -173,7 +176,7 @@ def test_torch_optimizer_and_training_checkpoint() -> None:
         "device": torch.device("cpu"),
         "size": torch.Size([2, 3]),
         "sparse": torch.zeros(3, 3).to_sparse(),
-        "quantized": torch.quantize_per_tensor(torch.zeros(2), 0.1, 0, torch.quint8),
+        "quantized": quantized,
         "param": torch.nn.Parameter(torch.zeros(2)),
         "version": torch.__version__,
     }

@@ -378,3 +378,20 @@ def test_python2_names_are_mapped() -> None:
     """`__builtin__.eval` is `builtins.eval` for the unpickler (protocol 0-2 name mapping)."""
     assert_unsafe(P.reduce_pickle("__builtin__", "eval", ("1+1",), proto=0), reaches="builtins.eval")
     assert_unsafe(P.reduce_pickle("commands", "getoutput", ("id",), proto=0))
+
+
+def test_torch_rebuild_state_cannot_swap_classes() -> None:
+    """torch._tensor._rebuild_from_type_v2 setattr()s its state: `__class__` there swaps the tensor's type."""
+    state = b"}" + P.op_str("__class__") + P.op_global("collections", "OrderedDict") + b"s"
+    body = (
+        P.op_global("torch._tensor", "_rebuild_from_type_v2")
+        + b"("
+        + P.op_global("torch._utils", "_rebuild_tensor_v2")
+        + P.op_global("torch", "Tensor")
+        + b")"
+        + state
+        + b"tR"
+    )
+    report = P.scan(P.pickle_of(body, 4))
+    assert report.verdict is Verdict.UNSAFE
+    assert "MC105" in P.check_ids(report)

@@ -157,10 +157,12 @@ def test_anomalies_are_suspicious() -> None:
     duplicate_proto = b"\x80\x02K\x01\x80\x02."
     memo_overwrite = b"\x80\x02K\x01q\x00K\x02q\x00."
     leftover = b"\x80\x02K\x01K\x02."
+    late_proto = b"N0\x80\x02N."
     for data, code in (
         (duplicate_proto, "duplicate-proto"),
         (memo_overwrite, "memo-overwrite"),
         (leftover, "leftover-stack"),
+        (late_proto, "late-proto"),
     ):
         report = P.scan(data)
         assert report.verdict is Verdict.SUSPICIOUS, code
@@ -230,3 +232,64 @@ def test_stdlib_pickles_parse_to_the_end(proto: int) -> None:
     data = pickle.dumps({"a": [1, 2.0, "x", b"y", None, (1,), {2}, frozenset({3}), bytearray(b"z")]}, proto)
     parsed = read(data)
     assert len(parsed.streams) == 1 and parsed.streams[0].complete and parsed.streams[0].end == len(data)
+
+
+def test_big_strings_stay_in_the_file_and_big_nested_pickles_are_found() -> None:
+    """Protocol 2 spells bytes as latin-1 str: multi-MiB strings are validated and windowed, not copied."""
+    np = pytest.importorskip("numpy")
+    big_array = pickle.dumps({"w": np.arange(400_000, dtype=np.float64)}, 2)
+    assert P.scan(big_array).verdict is Verdict.CLEAN
+    inner = P.pickle_of(P.op_bytes(b"x" * (2 << 20), 3) + b"0" + P.reduce_call("os", "system", ("x",), 3), 3)
+    report = P.scan(pickle.dumps({"blob": inner}, 2))
+    assert report.verdict is Verdict.UNSAFE
+    assert any("os.system" in P.reached(m) for m in report.members)
+
+
+def test_big_string_with_invalid_utf8_breaks() -> None:
+    size = INLINE_BYTES + 5
+    data = b"\x80\x04\x8d" + struct.pack("<Q", size) + b"a" * (size - 1) + b"\xff" + b"."
+    view = read(data).streams[0]
+    assert view.end_kind == "invalid" and "UTF-8" in view.end_message
+
+
+def test_empty_data_is_unparseable_and_literal_calls_are_anomalies() -> None:
+    assert P.scan(b"", "x.pkl").verdict is not Verdict.CLEAN
+    report = P.scan(P.pickle_of(P.op_str("not callable") + b")R", 4))
+    assert report.verdict is Verdict.SUSPICIOUS
+    assert any(f.details.get("anomaly") == "call-literal" for f in report.findings)
+
+
+def test_joblib_wrapper_built_with_copyreg_in_protocol_1() -> None:
+    """Protocols 0/1 build the wrapper with copyreg._reconstructor: the inline array is still skipped."""
+    stream = P.joblib_array_stream(bytes(range(24)))
+    head = P.op_global("joblib.numpy_pickle", "NumpyArrayWrapper", 2) + b")\x81"
+    assert head in stream
+    reconstructed = (
+        P.op_global("copy_reg", "_reconstructor", 2)
+        + b"("
+        + P.op_global("joblib.numpy_pickle", "NumpyArrayWrapper", 2)
+        + P.op_global("__builtin__", "object", 2)
+        + b"NtR"
+    )
+    data = stream.replace(head, reconstructed)
+    report = P.scan(data, "legacy.joblib")
+    assert report.verdict is Verdict.CLEAN, [f.to_dict() for f in report.all_findings()]
+    assert report.format == "joblib"
+
+
+def test_joblib_dual_interpretation_behind_a_big_bytes_literal() -> None:
+    """The shadow pickle.load run is bounded by opcodes, not bytes: a multi-MiB literal cannot hide the payload."""
+    hidden = (
+        P.op_bytes(b"\x00" * (INLINE_BYTES + 100), 3) + b"0" + P.reduce_call("os", "system", ("x",), 2) + b"0"
+    )
+    report = P.scan(P.joblib_array_stream(hidden, alignment=None), "model.joblib")
+    assert report.verdict is Verdict.UNSAFE
+    assert "os.system" in P.reached(report, "MC100")
+
+
+def test_array_bytes_that_merely_look_like_opcodes_stay_clean() -> None:
+    """Old-layout joblib array data is read as opcodes by the shadow run: noise (an EXT1 byte, a
+    GLOBAL of non-identifiers) is not a finding."""
+    for noise in (b"\x82\x07" + bytes(30), b"c\x00\x01\n\x02\n" + bytes(26), b"K\x05" * 16):
+        report = P.scan(P.joblib_array_stream(noise, alignment=None), "old.joblib")
+        assert report.verdict is Verdict.CLEAN, (noise[:4], [f.to_dict() for f in report.all_findings()])

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelcert.certificate.dsse import Envelope
+from modelcert.certificate.dsse import Envelope, sign
 from modelcert.certificate.keys import SigningKey
 from modelcert.registry.currency import (
     CURRENCY_ERROR_CODES,
@@ -38,15 +38,22 @@ def _states():  # type: ignore[no-untyped-def]
 def _statement(state, digest: str, at: datetime = T0, hours: float = 24, key: SigningKey = KEY) -> Envelope:  # type: ignore[no-untyped-def]
     release = state.by_digest(digest)
     return sign_statement(
-        build_statement(state, release, registry="reg.example", checked_at=at, lifetime=timedelta(hours=hours)), key
+        build_statement(
+            state, release, registry="reg.example", checked_at=at, lifetime=timedelta(hours=hours)
+        ),
+        key,
     )
 
 
 def test_current_then_superseded_with_successor() -> None:
     v1, v2 = _states()
-    current = verify_statement(_statement(v1, D1), KEY.verifying, T0 + timedelta(hours=1), timedelta(hours=72), None)
+    current = verify_statement(
+        _statement(v1, D1), KEY.verifying, T0 + timedelta(hours=1), timedelta(hours=72), None
+    )
     assert (current.status, current.acceptable(), current.line_status_version) == ("current", True, 1)
-    assert current.describe().startswith("current (pkg:huggingface/acme/widget 1.0), as of 2026-06-01T12:00:00Z")
+    assert current.describe().startswith(
+        "current (pkg:huggingface/acme/widget 1.0), as of 2026-06-01T12:00:00Z"
+    )
     old = verify_statement(_statement(v2, D1), KEY.verifying, T0, None, 1, expected_digest=D1)
     assert old.status == "superseded" and not old.acceptable()
     assert old.successor is not None and old.successor.root_digest == D2
@@ -79,7 +86,9 @@ def test_rollback_to_an_older_line_status_version_is_refused(tmp_path: Path) -> 
         verify_statement(replayed_old, KEY.verifying, T0, None, state.last_seen(LINE))
     assert exc.value.code == "rollback"
     # the same version again is fine (re-issued statements), and recording never lowers the mark
-    verify_statement(_statement(v2, D1, at=T0 + timedelta(hours=1)), KEY.verifying, T0 + timedelta(hours=1), None, 2)
+    verify_statement(
+        _statement(v2, D1, at=T0 + timedelta(hours=1)), KEY.verifying, T0 + timedelta(hours=1), None, 2
+    )
     state.record(verify_statement(replayed_old, KEY.verifying, T0, None, None))
     assert state.last_seen(LINE) == 2
 
@@ -108,8 +117,6 @@ def test_signature_subject_and_shape_checks() -> None:
 
 
 def test_a_correctly_signed_non_currency_payload_is_malformed() -> None:
-    from modelcert.certificate.dsse import sign
-
     envelope = sign("application/vnd.in-toto+json", b'{"_type": "https://in-toto.io/Statement/v1"}', KEY)
     with pytest.raises(CurrencyError) as exc:
         verify_statement(envelope, KEY.verifying, T0, None, None)
@@ -126,7 +133,13 @@ def test_revoked_status_is_reported_not_hidden() -> None:
 
 @pytest.mark.property
 @settings(max_examples=150, deadline=None)
-@given(st.one_of(st.binary(max_size=300), st.text(max_size=300), st.dictionaries(st.text(max_size=10), st.text(max_size=10))))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=300),
+        st.dictionaries(st.text(max_size=10), st.text(max_size=10)),
+    )
+)
 def test_property_garbage_is_refused_with_a_code(data: bytes | str | dict[str, str]) -> None:
     with pytest.raises(CurrencyError) as exc:
         verify_statement(data, KEY.verifying, T0, None, None)

@@ -69,9 +69,14 @@ def test_matches_files_members_and_package_root(tmp_path: Path) -> None:
     member_digest = hashlib.sha256(b"inner member that someone flagged\n").hexdigest()
     assert before.root_digest is not None
     feed = build_feed(
-        [_entry(payload_digest), _entry(member_digest, severity=Severity.HIGH),
-         _entry(before.root_digest, "package"), _entry("ee" * 32)],
-        "reg.example", AT,
+        [
+            _entry(payload_digest),
+            _entry(member_digest, severity=Severity.HIGH),
+            _entry(before.root_digest, "package"),
+            _entry("ee" * 32),
+        ],
+        "reg.example",
+        AT,
     )
     findings = match_report(before, feed)
     by_id = {(f.check_id, f.location.display()) for f in findings}

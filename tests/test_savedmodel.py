@@ -306,3 +306,18 @@ def test_tf_analyzer_never_reports_an_internal_error(case):
     data, _kind = case
     report = scan(data, "saved_model.pb")
     assert "MC903" not in ids(report)
+
+
+def test_tf1_saver_with_constant_default_filename_is_clean():
+    """TF1 savers read `save/Const` ("model"); saver_def names that tensor and the loader feeds it."""
+    graph = tf_graph(
+        [
+            tf_const_string("save/Const", "model"),
+            tf_node("save/SaveV2", "SaveV2", ["save/Const", "save/SaveV2/tensor_names", "save/shapes", "w"]),
+            tf_node(
+                "save/RestoreV2", "RestoreV2", ["save/Const", "save/RestoreV2/tensor_names", "save/shapes"]
+            ),
+        ]
+    )
+    assert scan(tf_saved_model(graph, saver_filename="save/Const:0")).verdict is Verdict.CLEAN
+    assert ids(scan(tf_saved_model(graph))) == ["MC353", "MC353"]

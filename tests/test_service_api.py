@@ -5,22 +5,32 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from test_registry_support import LINE, RegistryHarness, certify_model, make_harness, make_model
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelcert.certificate.dsse import Envelope, add_signature
 from modelcert.certificate.jcs import canonicalize
 from modelcert.certificate.keys import SigningKey
-from modelcert.registry.audit import check_consistency, check_inclusion, log_verifier, open_checkpoint, witness
+from modelcert.registry.audit import (
+    check_consistency,
+    check_inclusion,
+    log_verifier,
+    open_checkpoint,
+    witness,
+)
 from modelcert.registry.checkpoint import CosignatureSigner
 from modelcert.registry.client import RegistryHTTPError
 from modelcert.registry.currency import verify_statement
 from modelcert.registry.feed import make_commitment, parse_feed
-from modelcert.registry.requestsig import sign_request
+from modelcert.registry.requestsig import RequestAuthError, read_headers, sign_request
+from modelcert.service.config import ConfigError, apply_settings, load_config_file, prepare_data_dir
+from test_registry_support import LINE, RegistryHarness, certify_model, make_harness, make_model
 
 
 @pytest.fixture
@@ -49,12 +59,23 @@ def test_bootstrap_only_the_admin_registers_keys(reg: RegistryHarness, tmp_path:
     assert before == 4  # four key registrations, each logged
     newcomer = SigningKey.generate()
     with reg.client(key=reg.keys["Acme"]) as acme, pytest.raises(RegistryHTTPError) as exc:
-        acme._json("POST", "/v1/admin/keys", auth="key",  # a signed request is not the admin
-                   body={"role": "certifier", "name": "X", "publicKeyPem": newcomer.verifying.public_pem(),
-                         "jurisdiction": "US"})
+        acme._json(
+            "POST",
+            "/v1/admin/keys",
+            auth="key",  # a signed request is not the admin
+            body={
+                "role": "certifier",
+                "name": "X",
+                "publicKeyPem": newcomer.verifying.public_pem(),
+                "jurisdiction": "US",
+            },
+        )
     assert exc.value.status == 403
-    bad = TestClient(reg.app).post("/v1/admin/keys", headers={"authorization": "Bearer wrong"},
-                                   json={"role": "certifier", "name": "X", "publicKeyPem": newcomer.verifying.public_pem()})
+    bad = TestClient(reg.app).post(
+        "/v1/admin/keys",
+        headers={"authorization": "Bearer wrong"},
+        json={"role": "certifier", "name": "X", "publicKeyPem": newcomer.verifying.public_pem()},
+    )
     assert bad.status_code == 401
     with reg.client(admin=True) as admin, pytest.raises(RegistryHTTPError) as exc:
         admin.register_key(newcomer.verifying.public_pem(), "certifier", "No Country")  # certifiers need one
@@ -64,7 +85,9 @@ def test_bootstrap_only_the_admin_registers_keys(reg: RegistryHarness, tmp_path:
     assert sorted(k["jurisdiction"] for k in keys) == ["DE", "FR"]
 
 
-def test_publish_certificate_logs_it_with_a_verifiable_inclusion_proof(reg: RegistryHarness, tmp_path: Path) -> None:
+def test_publish_certificate_logs_it_with_a_verifiable_inclusion_proof(
+    reg: RegistryHarness, tmp_path: Path
+) -> None:
     envelope, digest = certify_model(make_model(tmp_path / "m"), reg.keys["Lab One"])
     with reg.client(key=reg.keys["Lab One"]) as lab:
         answer = lab.publish_certificate(envelope)
@@ -79,14 +102,18 @@ def test_publish_certificate_logs_it_with_a_verifiable_inclusion_proof(reg: Regi
     entry = TestClient(reg.app).get("/v1/log/entries", params={"start": 4, "end": 5}).json()["entries"][0]
     assert entry["entry"]["kind"] == "modelcert.certificate"
     assert entry["entry"]["subjectDigests"] == [digest]
-    assert check_inclusion({**answer["inclusionProof"], "entry": entry["entry"]}, checkpoint).leaf == result.leaf
+    assert (
+        check_inclusion({**answer["inclusionProof"], "entry": entry["entry"]}, checkpoint).leaf == result.leaf
+    )
     stored = TestClient(reg.app).get(f"/v1/certificates/{answer['certificate']['envelopeSha256']}").json()
     assert Envelope.from_dict(stored["envelope"]).payload == envelope.payload
     model = TestClient(reg.app).get(f"/v1/models/{digest}").json()
     assert model["quorum"]["met"] and model["quorum"]["jurisdictions"] == ["DE"]
 
 
-def test_certificates_not_signed_by_a_registered_certifier_are_refused(reg: RegistryHarness, tmp_path: Path) -> None:
+def test_certificates_not_signed_by_a_registered_certifier_are_refused(
+    reg: RegistryHarness, tmp_path: Path
+) -> None:
     before = _size(reg)
     outsider = SigningKey.generate()
     envelope, _ = certify_model(make_model(tmp_path / "m"), outsider)
@@ -117,9 +144,22 @@ def test_cosigned_certificate_counts_both_certifiers(reg: RegistryHarness, tmp_p
     assert quorum["jurisdictions"] == ["DE", "FR"] and len(quorum["passed"]) == 2
 
 
-@pytest.mark.parametrize("case", ["unsigned", "unknown-key", "bad-signature", "other-path", "other-body",
-                                  "stale", "replayed", "malformed-json", "extra-field", "oversized",
-                                  "bad-headers"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unsigned",
+        "unknown-key",
+        "bad-signature",
+        "other-path",
+        "other-body",
+        "stale",
+        "replayed",
+        "malformed-json",
+        "extra-field",
+        "oversized",
+        "bad-headers",
+    ],
+)
 def test_refused_requests_are_4xx_and_store_nothing(reg: RegistryHarness, tmp_path: Path, case: str) -> None:
     envelope, _ = certify_model(make_model(tmp_path / "m"), reg.keys["Lab One"])
     body = canonicalize({"envelope": envelope.to_dict()})
@@ -127,8 +167,9 @@ def test_refused_requests_are_4xx_and_store_nothing(reg: RegistryHarness, tmp_pa
     client = TestClient(reg.app)
     path = "/v1/certificates"
     if case == "replayed":
-        first = _signed_post(reg, key, path, body, headers=(h := sign_request(key, "POST", path, body,
-                                                                               now=int(time.time()))))
+        first = _signed_post(
+            reg, key, path, body, headers=(h := sign_request(key, "POST", path, body, now=int(time.time())))
+        )
         assert first.status_code == 201
     before = _size(reg)
     if case == "unsigned":
@@ -136,7 +177,9 @@ def test_refused_requests_are_4xx_and_store_nothing(reg: RegistryHarness, tmp_pa
     elif case == "unknown-key":
         response = _signed_post(reg, SigningKey.generate(), path, body)
     elif case == "bad-signature":
-        response = _signed_post(reg, key, path, body, headers={"Modelcert-Signature": base64.b64encode(b"x" * 64).decode()})
+        response = _signed_post(
+            reg, key, path, body, headers={"Modelcert-Signature": base64.b64encode(b"x" * 64).decode()}
+        )
     elif case == "other-path":
         headers = sign_request(key, "POST", "/v1/feed", body, now=int(time.time()))
         response = client.post(path, content=body, headers={**headers, "content-type": "application/json"})
@@ -154,11 +197,23 @@ def test_refused_requests_are_4xx_and_store_nothing(reg: RegistryHarness, tmp_pa
     elif case == "oversized":
         response = _signed_post(reg, key, path, b'{"envelope": "' + b"A" * (5 * 1024 * 1024) + b'"}')
     else:
-        response = client.post(path, content=body, headers={"Modelcert-Key-Id": "nothex", "content-type": "application/json"})
+        response = client.post(
+            path, content=body, headers={"Modelcert-Key-Id": "nothex", "content-type": "application/json"}
+        )
     assert 400 <= response.status_code < 500, response.text
-    expected = {"unsigned": 401, "unknown-key": 401, "bad-signature": 401, "other-path": 401, "other-body": 401,
-                "stale": 401, "replayed": 401, "malformed-json": 422, "extra-field": 422, "oversized": 413,
-                "bad-headers": 401}[case]
+    expected = {
+        "unsigned": 401,
+        "unknown-key": 401,
+        "bad-signature": 401,
+        "other-path": 401,
+        "other-body": 401,
+        "stale": 401,
+        "replayed": 401,
+        "malformed-json": 422,
+        "extra-field": 422,
+        "oversized": 413,
+        "bad-headers": 401,
+    }[case]
     assert response.status_code == expected
     assert _size(reg) == before
     assert len(reg.ledger.store.recent_certificates(100)) == (1 if case == "replayed" else 0)
@@ -208,8 +263,6 @@ def test_currency_statement_verifies_with_the_served_registry_key(reg: RegistryH
         with pytest.raises(RegistryHTTPError) as exc:
             acme.currency("99" * 32)
         assert exc.value.status == 404
-    from datetime import UTC, datetime
-
     result = verify_statement(statement, key, datetime.now(UTC), None, None, expected_digest=d1)
     assert result.status == "current" and result.line == LINE
 
@@ -231,8 +284,11 @@ def test_witness_cosigns_and_consistency_proofs_verify(reg: RegistryHarness) -> 
     witness_key = signer.verifier
     assert open_checkpoint(latest, log_key, [witness_key], quorum=1).checkpoint.size == second.checkpoint.size
     old = open_checkpoint(old_note, log_key, [witness_key], quorum=1).checkpoint
-    proof = TestClient(reg.app).get("/v1/log/proof/consistency",
-                                    params={"old": old.size, "new": second.checkpoint.size}).json()
+    proof = (
+        TestClient(reg.app)
+        .get("/v1/log/proof/consistency", params={"old": old.size, "new": second.checkpoint.size})
+        .json()
+    )
     check_consistency(old, second.checkpoint, [bytes.fromhex(x) for x in proof["hashes"]])
 
 
@@ -241,7 +297,9 @@ def test_only_witness_keys_cosign_and_forged_cosignatures_are_refused(reg: Regis
         note = acme.checkpoint()
         log_key = acme.log_verifier()
         fake = CosignatureSigner("Acme", SigningKey.generate().private_key)  # type: ignore[arg-type]
-        cosigned = open_checkpoint(note, log_key).note.with_signature(fake.cosign(note.split("\n\n")[0] + "\n", 1))
+        cosigned = open_checkpoint(note, log_key).note.with_signature(
+            fake.cosign(note.split("\n\n")[0] + "\n", 1)
+        )
         with pytest.raises(RegistryHTTPError) as exc:
             acme.cosign(cosigned.encode())
         assert exc.value.status == 403
@@ -308,3 +366,57 @@ def test_proof_endpoints_reject_impossible_ranges(reg: RegistryHarness) -> None:
     assert client.get("/v1/log/proof/inclusion", params={"index": -1}).status_code == 422
     ok = client.get("/v1/log/proof/inclusion", params={"index": 1}).json()
     assert ok["treeSize"] == 4 and "checkpoint" in ok
+
+
+def test_chunked_oversized_body_is_413_and_stores_nothing(reg: RegistryHarness) -> None:
+    before = _size(reg)
+
+    def chunks():  # type: ignore[no-untyped-def]  # no content-length: the limit is counted while reading
+        for _ in range(6):
+            yield b"x" * (1024 * 1024)
+
+    response = TestClient(reg.app).post(
+        "/v1/certificates", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert _size(reg) == before
+
+
+def test_config_settings_are_validated(tmp_path: Path) -> None:
+    base, token = prepare_data_dir(tmp_path / "data")
+    assert token is not None and (tmp_path / "data" / "admin-token").read_text().strip() == token
+    assert base.check_admin_token(token) and not base.check_admin_token(token + "x")
+    (tmp_path / "token.txt").write_text("from-a-file\n")
+    config_file = tmp_path / "registry.yaml"
+    config_file.write_text(
+        "origin: registry.example/eu\nrate_limit_per_minute: 10\nadmin_token_file: token.txt\n"
+    )
+    config = load_config_file(config_file, base)
+    assert (config.origin, config.rate_limit_per_minute) == ("registry.example/eu", 10)
+    assert config.check_admin_token("from-a-file")
+    for bad in (
+        {"rate_limit_per_minute": 0},
+        {"origin": "has space"},
+        {"nonsense": 1},
+        {"max_body_bytes": "1"},
+    ):
+        with pytest.raises(ConfigError):
+            apply_settings(bad, base, tmp_path)
+
+
+@pytest.mark.property
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["Modelcert-Key-Id", "Modelcert-Timestamp", "Modelcert-Nonce", "Modelcert-Signature", "X-Other"]
+        ),
+        st.text(max_size=120),
+    )
+)
+def test_property_arbitrary_signature_headers_parse_or_raise(headers: dict[str, str]) -> None:
+    try:
+        parsed = read_headers(headers)
+    except RequestAuthError:
+        return
+    assert parsed is None or len(parsed.key_id) == 64

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_registry_support import ServerProcess, make_model, many_certificates, store_url  # noqa: F401
 
 from modelcert.certificate.dsse import Envelope
 from modelcert.certificate.jcs import canonicalize
@@ -26,6 +25,7 @@ from modelcert.registry.audit import check_consistency, check_inclusion, log_ver
 from modelcert.registry.client import RegistryClient, RegistryHTTPError
 from modelcert.registry.log import MerkleTree, leaf_hash
 from modelcert.registry.store import open_store
+from test_registry_support import ServerProcess, make_model, many_certificates, store_url  # noqa: F401
 
 pytestmark = pytest.mark.slow
 TOKEN = "load-test-admin-token"
@@ -58,7 +58,9 @@ def _check_log(server: ServerProcess, url: str) -> tuple[Any, list[dict[str, Any
             entries += client.entries(len(entries), latest.size)
         assert [e["index"] for e in entries] == list(range(latest.size))
         last = entries[-1]
-        check_inclusion({**client.inclusion_proof(last["index"], latest.size), "entry": last["entry"]}, latest)
+        check_inclusion(
+            {**client.inclusion_proof(last["index"], latest.size), "entry": last["entry"]}, latest
+        )
     tree = MerkleTree(leaf_hash(canonicalize(e["entry"])) for e in entries)
     assert tree.root() == latest.root_hash
     store = open_store(url)
@@ -67,7 +69,9 @@ def _check_log(server: ServerProcess, url: str) -> tuple[Any, list[dict[str, Any
         logged = [e for e in entries if e["kind"] == "modelcert.certificate"]
         # rows and log entries agree one to one: no row without its entry, no entry without its row
         assert sorted(c.log_index for c in certificates) == [e["index"] for e in logged]
-        assert sorted(c.envelope_sha256 for c in certificates) == sorted(e["entry"]["envelopeSha256"] for e in logged)
+        assert sorted(c.envelope_sha256 for c in certificates) == sorted(
+            e["entry"]["envelopeSha256"] for e in logged
+        )
     finally:
         store.close()
     return latest, entries, tree
@@ -86,7 +90,9 @@ def test_fifty_concurrent_publishes_are_each_logged_once(tmp_path: Path, store_u
         assert latest.size == 1 + 50
         indexes = Counter(a["logIndex"] for a in answers)
         assert sorted(indexes) == list(range(1, 51)) and set(indexes.values()) == {1}
-        logged = Counter(e["entry"]["envelopeSha256"] for e in entries if e["kind"] == "modelcert.certificate")
+        logged = Counter(
+            e["entry"]["envelopeSha256"] for e in entries if e["kind"] == "modelcert.certificate"
+        )
         assert set(logged.values()) == {1} and len(logged) == 50
         with server.client() as client:
             log_key = log_verifier(client.info()["logVerifierKey"])

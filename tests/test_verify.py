@@ -13,6 +13,7 @@ import pytest
 from modelcert.certificate import dsse
 from modelcert.certificate.verify import VerifyReport, verify_package
 from modelcert.cli.main import main
+from modelcert.cli.verify import render_text
 from modelcert.scan import scan_paths
 from test_certificate_support import NOW, Lab, certify, lab, make_model, trust
 
@@ -251,3 +252,14 @@ def test_detached_files_are_left_out_only_when_a_certificate_does_not_list_them(
     # without declaring it detached, the first certificate sees an added file
     report = verify_package(model, certs, trust(a, b), now=NOW, min_certifiers=2)
     assert "file 'first.cert.json' added (not in the certificate)" in _failure(report)
+
+
+def test_text_report_never_prints_control_characters_from_a_certificate(tmp_path: Path) -> None:
+    evil = Lab("Lab \x1b[2J\x9bA", "US", lab("x", "US").key)  # terminal escapes in a certified name
+    model = make_model(tmp_path / "model")
+    report = verify_package(
+        model, [("c.json", certify(model, evil).envelope.to_json().encode())], trust(evil), now=NOW
+    )
+    text = render_text(report)
+    assert report.passed and "\x1b" not in text and "\x9b" not in text
+    assert "Lab \\u001b[2J\\u009bA" in text

@@ -536,11 +536,17 @@ def tf_graph(nodes: list[bytes], functions: list[bytes] | None = None) -> bytes:
 
 
 def tf_saved_model(
-    graph: bytes, *, assets: list[tuple[str, str]] | None = None, keras_user_objects: list[str] | None = None
+    graph: bytes,
+    *,
+    assets: list[tuple[str, str]] | None = None,
+    keras_user_objects: list[str] | None = None,
+    saver_filename: str | None = None,
 ) -> bytes:
     """SavedModel{schema 1, MetaGraphDef{meta_info(tags serve), graph_def, assets, object graph}}."""
     meta_info = pb_len(4, "serve") + pb_len(5, "2.15.0")
     meta = pb_len(1, meta_info) + pb_len(2, graph)
+    if saver_filename is not None:
+        meta += pb_len(3, pb_len(1, saver_filename) + pb_len(2, "save/control_dependency:0"))
     for filename, tensor in assets or []:
         meta += pb_len(6, pb_len(1, pb_len(1, tensor)) + pb_len(2, filename))
     if keras_user_objects:

@@ -171,14 +171,13 @@ def tokenizer_json(vocab_size: int = 3000) -> dict[str, Any]:
     for token in alphabet:
         vocab.setdefault(token, len(vocab))
     merges: list[list[str]] = []
+    size = len(alphabet)
     index = 0
-    while len(vocab) < vocab_size:
-        left = alphabet[index % len(alphabet)]
-        right = alphabet[(index * 7 + 3) % len(alphabet)] + alphabet[(index // len(alphabet)) % len(alphabet)]
-        merged = left + right
-        if merged not in vocab:
-            vocab[merged] = len(vocab)
-            merges.append([left, right])
+    while len(vocab) < vocab_size:  # every (left, right) pair below is distinct: O(vocab_size)
+        left = alphabet[index % size]
+        right = alphabet[(index // size) % size] + alphabet[(index // size**2) % size]
+        vocab.setdefault(left + right, len(vocab))
+        merges.append([left, right])
         index += 1
     return {
         "version": "1.0",

@@ -1,4 +1,4 @@
-"""A local causal LM as a behaviour `Target`: GPT-2 or Llama-shaped weights from safetensors, in plain torch.
+"""A local causal LM as a token-level `LogitTarget`: GPT-2 or Llama weights from safetensors, in torch.
 
 `transformers` is not a dependency, so the two architectures that cover most small open models are
 implemented here from their published definitions (HF parameter names): GPT-2 (learned positions,
@@ -30,8 +30,8 @@ from modelcert.lineage.tensors import TensorStore, canonical_name, weight_files
 MAX_PARAMETERS = 2_000_000_000
 
 
-class Target(Protocol):
-    """What a behavioural scan needs from a model: next-token log-probabilities and greedy generation."""
+class LogitTarget(Protocol):
+    """What the trigger scan needs from a model: next-token log-probabilities and greedy generation."""
 
     @property
     def vocab_size(self) -> int: ...
@@ -331,7 +331,7 @@ def _rope(length: int, dim: int, theta: float, dtype: torch.dtype) -> tuple[torc
 
 
 class LocalCausalLM:
-    """A Target backed by a CausalLM module (loaded from a package, or built in memory)."""
+    """A LogitTarget backed by a CausalLM module (loaded from a package, or built in memory)."""
 
     def __init__(self, module: CausalLM) -> None:
         self.module = module.eval()

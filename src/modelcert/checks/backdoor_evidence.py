@@ -24,7 +24,7 @@ from modelcert.findings import Confidence, Finding, ScanReport, Severity, Verdic
 CODE_FORMATS = frozenset({"pickle", "python", "torchscript-code"})
 STATIC_PREFIXES = ("MC50", "MC51", "MC52", "MC53", "MC54", "MC55", "MC56")
 LINEAGE_PREFIXES = ("MC57", "MC58")
-BEHAVIOUR_IDS = ("MC590", "MC591")
+BEHAVIOUR_IDS = ("MC590",)
 CAVEAT = (
     "This does not establish absence of backdoors: undetectable backdoors are possible (Goldwasser et al. "
     "2022), backdoors survive safety training (Hubinger et al. 2024), and the checks detect only what they "
@@ -52,17 +52,18 @@ class BehaviouralTrigger(Check):
 
 
 class BehaviouralStandout(Check):
-    """A candidate trigger stands out in the differential scan but did not verify by generation.
+    """Informational: a candidate stands out in the differential scan but did not verify by generation.
 
-    Its KL excess is a robust outlier, but greedy continuations did not lock onto a payload. Weaker
-    evidence (a distributional target, or a benign fine-tuning artefact): reported for a human.
+    Its KL excess is a robust outlier, but greedy continuations did not lock onto a payload the base
+    finds unlikely. Untrained ("glitch") tokens make any fine-tune diverge from its base, so this is
+    not an indicator on its own (verdict clean); it is listed for a human reader.
     """
 
     id = "MC591"
     title = "Behavioural trigger candidate (unverified)"
-    severity = Severity.LOW
+    severity = Severity.INFO
     confidence = Confidence.LOW
-    verdict = Verdict.SUSPICIOUS
+    verdict = Verdict.CLEAN
     remediation = "Probe the listed tokens by hand with the model's chat template."
     tags = ("backdoor", "behaviour")
 

@@ -104,6 +104,38 @@ _modules(
     "torch.testing", "sklearn.utils._testing", "mlflow", "distutils.spawn", "sysconfig",
 )  # fmt: skip
 _exact(
+    "process", "executes a shell command",
+    *(f"{m}.{n}" for m in ("os", "posix", "nt") for n in ("system", "popen")),
+    "subprocess.getoutput", "subprocess.getstatusoutput", "commands.getoutput", "platform.popen",
+)  # fmt: skip
+_exact(
+    "process", "starts a process",
+    *(f"subprocess.{n}" for n in ("Popen", "run", "call", "check_call", "check_output")),
+    *(f"{m}.{n}" for m in ("os", "posix", "nt") for n in (
+        "execl", "execle", "execlp", "execlpe", "execv", "execve", "execvp", "execvpe", "spawnl",
+        "spawnle", "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "posix_spawn",
+        "posix_spawnp", "fork", "forkpty", "startfile",
+    )),
+    "pty.spawn", "pty.fork", "multiprocessing.util.spawnv_passfds", "torch.utils.collect_env.run",
+)  # fmt: skip
+_exact(
+    "file-access", "deletes or rewrites files",
+    *(f"{m}.{n}" for m in ("os", "posix", "nt") for n in (
+        "remove", "unlink", "rmdir", "removedirs", "rename", "replace", "truncate", "chmod", "chown", "write",
+    )),
+    "shutil.rmtree", "shutil.move", "shutil.copyfile", "shutil.copy", "shutil.copytree",
+)  # fmt: skip
+_exact(
+    "file-access",
+    "opens a file",
+    "builtins.open",
+    "io.open",
+    "_io.open",
+    "io.FileIO",
+    "_io.FileIO",
+    "os.open",
+)
+_exact(
     "process",
     "runs a shell command (stdlib helper outside the usual denylists)",
     "uuid._get_command_stdout",
@@ -215,7 +247,7 @@ _modules(
 )  # fmt: skip
 _exact(
     "file-access", "reads or writes files",
-    "builtins.open", "codecs.open", "codecs.EncodedFile", "torch.save", "torch.from_file",
+    "codecs.open", "codecs.EncodedFile", "torch.save", "torch.from_file",
     "numpy.save", "numpy.savez", "numpy.savez_compressed", "numpy.savetxt", "numpy.loadtxt",
     "numpy.genfromtxt", "numpy.fromfile", "numpy.memmap", "numpy.DataSource", "numpy.fromregex",
     "numpy.core.memmap.memmap", "numpy._core.memmap.memmap", "numpy.ndarray.tofile", "numpy.ndarray.dump",

@@ -204,7 +204,6 @@ def _has_parent_step(location: str) -> bool:
 class _DataFile:
     blob_size: int | None = None
     problem: str | None = None
-    noted: bool = False
 
 
 @dataclass
@@ -257,7 +256,7 @@ class _ExternalDataChecker:
         state = self._files.get(resolved)
         if state is None:
             state = self._files[resolved] = self._inspect(package, resolved)
-            if state.problem is None and state.blob_size is not None:
+            if state.blob_size is not None:
                 ctx.note("onnx_external_data", resolved)
             if state.problem:
                 missing = state.problem == "missing"
@@ -286,8 +285,8 @@ class _ExternalDataChecker:
         try:
             outside = _hard_links_outside(blob, resolved, self._relpaths)
             if outside:
-                return _DataFile(problem=f"is a hard link with {outside} link(s) outside the package "
-                                 "(CVE-2026-34446)")
+                return _DataFile(blob_size=blob.size, problem=f"is a hard link with {outside} link(s) "
+                                 "outside the package (CVE-2026-34446)")
             return _DataFile(blob_size=blob.size)
         finally:
             blob.close()

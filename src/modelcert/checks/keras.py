@@ -254,7 +254,8 @@ def report_keras_config(view: KerasConfigView, ctx: AnalysisContext, *, source: 
     for hit in view.string_hits:
         check = KerasUnsafeDeserializationToggle if hit.needle == "enable_unsafe_deserialization" else (
             KerasNonModelingApi)
-        if any(check.id == cid and hit.pointer.startswith(ptr) for cid, ptr in reported):
+        covering = [ptr for cid, ptr in reported if cid == check.id]
+        if hit.pointer in covering or _inside(hit.pointer, covering):
             continue
         cve = _NON_MODELING_CVE[hit.needle]
         ctx.add(check.finding(f"config mentions {hit.needle!r} ({cve}): {hit.value[:80]!r}",

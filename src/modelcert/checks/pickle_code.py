@@ -16,7 +16,7 @@ from modelcert.checks.callables import ALLOWED, DANGEROUS, PRIVATE, Judgement, j
 from modelcert.checks.callables_allow import NEW_ONLY
 from modelcert.checks.pickle_nested import scan_nested
 from modelcert.checks.pickle_resolve import Resolver, global_path
-from modelcert.errors import LimitExceeded
+from modelcert.errors import FormatError, LimitExceeded
 from modelcert.findings import Severity, Verdict
 from modelcert.formats.blob import Blob
 from modelcert.formats.pickle import PickleFile, read_pickle
@@ -26,6 +26,7 @@ from modelcert.formats.pickle_values import (
     DictV,
     Global,
     Lit,
+    Opaque,
     Seq,
     Site,
     Unresolved,
@@ -33,7 +34,7 @@ from modelcert.formats.pickle_values import (
     describe,
     text_of,
 )
-from modelcert.formats.pickle_vm import BuildEvent, Mutation, StreamView
+from modelcert.formats.pickle_view import BuildEvent, Mutation, StreamView
 
 CONTEXTS = frozenset({"generic", "torch-data", "torchscript-constants", "numpy-object-array", "joblib"})
 
@@ -52,6 +53,11 @@ CALLABLE_SLOTS: dict[str, tuple[int, ...]] = {
     "numpy.random._pickle.__generator_ctor": (1,),
     "pandas.core.indexes.base._new_Index": (0,),
 }
+# Allowlisted rebuild helpers that setattr() every key of one argument onto the rebuilt object.
+ATTRIBUTE_STATE_ARGUMENT = {
+    "torch._tensor._rebuild_from_type_v2": 3,
+    "torch._utils._rebuild_parameter_with_state": 3,
+}
 _CLASS_SWAP_KEYS = frozenset({"__class__", "__dict__", "__builtins__", "__globals__", "__code__"})
 
 
@@ -68,6 +74,8 @@ def analyze_pickle(
     if context not in CONTEXTS:
         raise ValueError(f"unknown pickle context {context!r}")
     parsed = read_pickle(blob, ctx.limits, start=start)
+    if not parsed.streams:
+        raise FormatError("no pickle stream (empty data)", start)
     report = _Report(ctx, context)
     for view in parsed.all_views():
         report.stream(view)
@@ -152,11 +160,12 @@ class _Report:
         shadow = view.kind == "joblib-array-as-opcodes"
         prefix = "bytes joblib reads as array data, run by pickle.load, " if shadow else "pickle "
         for imported in view.globals:
+            # Array bytes read as opcodes are mostly noise: keep only real names, and extension
+            # codes only when something calls them.
             if isinstance(imported, Global):
-                if shadow and not _identifier_path(imported):
-                    continue
-                self.imported(imported, prefix)
-            else:
+                if not shadow or _identifier_path(imported):
+                    self.imported(imported, prefix)
+            elif not shadow or imported.invoked:
                 self.unresolved(imported, prefix)
         if shadow:
             return
@@ -227,9 +236,22 @@ class _Report:
                     callable=path,
                 )
             self.slots(path, call)
+            if path in ATTRIBUTE_STATE_ARGUMENT and isinstance(call.args, Seq):
+                index = ATTRIBUTE_STATE_ARGUMENT[path]
+                if index < len(call.args.items):
+                    self.state_keys(call.args.items[index], call, call.site)
             return
         if isinstance(func, Unresolved):
             return  # reported as an unresolvable import
+        if isinstance(func, (Lit, Seq, DictV, Opaque)):
+            self.add(
+                mc.StreamAnomaly,
+                "call-literal",
+                f"pickle calls a literal value ({describe(func, 1)}): loading fails there",
+                call.site,
+                anomaly="call-literal",
+            )
+            return
         target, via = self.resolver.invoked(call)
         if target is None:
             message = (
@@ -277,16 +299,20 @@ class _Report:
                 event.site,
                 target=name,
             )
-        for key in _state_keys(event.state):
+        self.state_keys(event.state, target, event.site)
+
+    def state_keys(self, state: Value, target: Value, site: Site) -> None:
+        """Dunder attribute names a state sets with setattr (BUILD, torch's _set_obj_state)."""
+        for key in _state_keys(state):
             if not (key.startswith("__") and key.endswith("__")):
                 continue
             swap = key in _CLASS_SWAP_KEYS
             self.add(
                 mc.GlobalMutation,
                 f"state:{key}",
-                f"pickle BUILD state sets {key} on {describe(target, 1)}"
+                f"pickle state sets {key} on {describe(target, 1)}"
                 + (": it swaps what the object is" if swap else ""),
-                event.site,
+                site,
                 severity=None if swap else Severity.MEDIUM,
                 verdict=None if swap else Verdict.SUSPICIOUS,
                 attribute=key,

@@ -15,8 +15,9 @@ from modelcert.errors import FormatError
 from modelcert.findings import Severity, Verdict
 from modelcert.formats.blob import Blob, BytesBlob
 from modelcert.formats.pickle import PickleFile, read_pickle
+from modelcert.formats.pickle_ops import BigBytes
 from modelcert.formats.pickle_values import Call, Global, Lit, Seq, Site, Value, describe, walk
-from modelcert.formats.pickle_vm import PICKLE_MAGIC_PROTOCOLS
+from modelcert.formats.pickle_view import PICKLE_MAGIC_PROTOCOLS
 
 NESTED_PREFIXES = ("pickle-payload@", "embedded-pickle@")
 MAX_EMBEDDED = 16
@@ -107,9 +108,15 @@ def _codec_bytes(call: Call, blob: Blob, ctx: AnalysisContext) -> Blob | None:
     if not (isinstance(call.func, Global) and global_path(call.func) in _CODEC_ENCODE):
         return None
     items = call.args.items if isinstance(call.args, Seq) else []
-    if not items or not isinstance(items[0], Lit) or not isinstance(items[0].value, str):
+    if not items or not isinstance(items[0], Lit):
         return None
-    text = items[0].value
+    raw = items[0].value
+    if isinstance(raw, BigBytes) and raw.kind == "str":
+        text = raw.prefix[:8].decode("utf-8", "ignore")
+    elif isinstance(raw, str):
+        text = raw
+    else:
+        return None
     if len(text) < 2 or ord(text[0]) != 0x80 or ord(text[1]) not in PICKLE_MAGIC_PROTOCOLS:
         return None
     try:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from modelcert.checks.callables import normalise
+from modelcert.errors import LimitExceeded
 from modelcert.formats.blob import Blob, BytesBlob
 from modelcert.formats.pickle_ops import BigBytes, Py2String
 from modelcert.formats.pickle_values import (
@@ -222,6 +223,11 @@ def payload(value: Value, source: Blob, limit: int, depth: int = 0) -> Blob | No
     if isinstance(value, Lit):
         raw = value.value
         if isinstance(raw, BigBytes):
+            if raw.kind == "str":  # a str handed on as bytes: its latin-1 encoding (protocol 2 bytes)
+                if raw.length > limit:
+                    raise LimitExceeded(f"payload of {raw.length} bytes exceeds {limit}", raw.offset)
+                text = source.read_at(raw.offset, raw.length).decode("utf-8", "surrogatepass")
+                return BytesBlob(text.encode("latin-1", "replace"), "payload")
             return source.window(raw.offset, raw.length, "payload")
         if isinstance(raw, (bytes, Py2String)):
             data = bytes_of(value)
@@ -252,11 +258,10 @@ def payload(value: Value, source: Blob, limit: int, depth: int = 0) -> Blob | No
 
 
 def _codec(path: str, args: list[Value], source: Blob, limit: int, depth: int) -> Blob | None:
-    text = text_of(args[0])
     encoding = (text_of(args[1]) if len(args) > 1 else "utf-8") or ""
     encoding = encoding.lower().replace("_", "-")
-    if path in _CODEC_ENCODE and text is not None and encoding in {"latin1", "latin-1", "iso-8859-1"}:
-        return BytesBlob(text.encode("latin-1", "replace"), "payload")
+    if path in _CODEC_ENCODE and encoding in {"latin1", "latin-1", "iso-8859-1"}:
+        return payload(args[0], source, limit, depth + 1)  # a str literal becomes its latin-1 bytes
     inner = payload(args[0], source, limit, depth + 1)
     if inner is None:
         return None

@@ -206,8 +206,8 @@ class EffectRules(ReviewBase):
             kind = "hex"
         elif _B64_CHARS.match(sample) and entropy >= 5.0:
             kind = "base64"
-        elif entropy >= 6.5:
-            kind = "binary"
+        elif entropy >= 6.5 and (isinstance(value, bytes) or _binary_share(sample) >= 0.3):
+            kind = "binary"  # text in any script is not binary: only bytes or control/latin-1 soup
         if kind is None:
             return
         decoded = _decode_literal(compact if kind != "binary" else text, kind, self.ctx.limits.max_text_bytes)
@@ -246,6 +246,8 @@ class EffectRules(ReviewBase):
         flowed = False
         for call, name in sinks:
             labels = self._arg_labels(call)
+            if name.startswith("huggingface_hub.") and not labels & {"environ"}:
+                continue  # a Hub token handed to the Hub client is its intended use
             if labels & {"environ", "secret"}:
                 flowed = True
                 what = "the environment" if "environ" in labels else "secrets"
@@ -259,6 +261,7 @@ class EffectRules(ReviewBase):
                 dumps[0],
                 "os.environ",
                 f"the whole environment is read and the file talks to the network ({sinks[0][1]})",
+                verdict=Verdict.SUSPICIOUS,
                 confidence=Confidence.MEDIUM,
             )
 
@@ -290,6 +293,12 @@ def _outside_package(path: str) -> bool:
     if path.startswith(("/tmp", "/var/tmp", "/dev/null", "/dev/shm", "/proc/", "/sys/")):  # noqa: S108
         return False
     return path.startswith(("/", "~", "<site-packages>", ".."))
+
+
+def _binary_share(text: str) -> float:
+    """Share of characters that only appear in text smuggling raw bytes (controls, U+0080..U+00FF)."""
+    odd = sum(1 for c in text if (ord(c) < 0x20 and c not in "\t\r\n") or 0x7F <= ord(c) <= 0xFF)
+    return odd / len(text) if text else 0.0
 
 
 def _entropy(text: str) -> float:

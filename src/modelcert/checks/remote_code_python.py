@@ -49,11 +49,7 @@ from modelcert.checks.remote_code_tables import (
     TAMPER_CALLS,
     YAML_SAFE_LOADERS,
 )
-from modelcert.checks.remote_code_values import (
-    LOCAL,
-    is_network,
-    matches,
-)
+from modelcert.checks.remote_code_values import LOCAL, dotted, is_network, matches
 from modelcert.findings import Severity
 
 _CALLABLE_TABLES: tuple[tuple[dict[str, str], type[Check]], ...] = (
@@ -142,6 +138,8 @@ class PythonReview(EffectRules):
             self._env_write_call(call, name)
         elif name in FILE_OPS:
             self._file_op(call, name)
+            if is_network(name):  # urlretrieve both downloads and writes
+                self._network(call, name)
         elif is_network(name):
             self._network(call, name)
         else:
@@ -269,7 +267,7 @@ class PythonReview(EffectRules):
         loader = keywords.get("Loader", call.args[1] if len(call.args) > 1 else None)
         if loader is None:
             return True
-        resolved = self.model.resolve(loader) or {ast.unparse(loader)}
+        resolved = self.model.resolve(loader) or {dotted(loader) or ""}
         return not any(r.rsplit(".", 1)[-1] in YAML_SAFE_LOADERS for r in resolved)
 
     def _dynamic_import(self, call: ast.Call, name: str) -> None:
@@ -316,7 +314,10 @@ class PythonReview(EffectRules):
     def _network(self, call: ast.Call, name: str) -> None:
         reason = NETWORK.get(matches(name, NETWORK) or "", "talks to the network")
         severity = None
-        filename = next((self.model.const_str(k.value) for k in call.keywords if k.arg == "filename"), None)
+        target = next((k.value for k in call.keywords if k.arg == "filename"), None)
+        if target is None and len(call.args) > 1:
+            target = call.args[1]  # hf_hub_download(repo_id, filename) / urlretrieve(url, filename)
+        filename = self.model.const_str(target) if target is not None else None
         if filename and filename.endswith((".py", ".so", ".pyc", ".pyd", ".dll", ".dylib", ".pkl", ".bin")):
             severity = Severity.HIGH
             reason += f" (fetches {filename!r}, which can carry code)"
@@ -330,6 +331,8 @@ class PythonReview(EffectRules):
             if not isinstance(arg, ast.Name | ast.Attribute | ast.Subscript):
                 continue
             for name in self.model.resolve(arg):
+                if name.rsplit(".", 1)[-1].isupper():
+                    continue  # constants such as subprocess.PIPE are not callables
                 for table, check in _CALLABLE_TABLES:
                     entry = matches(name, table) if "()" not in name else None
                     if entry:

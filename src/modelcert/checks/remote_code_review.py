@@ -12,14 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelcert.checks.base import AnalysisContext, Check
-from modelcert.checks.remote_code_checks import (
-    ImportTimeCode,
-)
+from modelcert.checks.remote_code_checks import ImportTimeCode
 from modelcert.checks.remote_code_flow import ModuleModel
-from modelcert.checks.remote_code_values import (
-    LOCAL,
-)
-from modelcert.findings import Confidence, Severity, Verdict
+from modelcert.checks.remote_code_values import LOCAL
+from modelcert.findings import Confidence, Finding, Severity, Verdict
 from modelcert.formats.blob import BytesBlob
 from modelcert.formats.pycode import PythonSource
 
@@ -39,6 +35,8 @@ class Wiring:
 
 @dataclass
 class Hit:
+    """One thing the review found, before package context turns it into a Finding."""
+
     check: type[Check]
     node: ast.AST
     target: str
@@ -100,7 +98,7 @@ class ReviewBase:
     def _emit(self) -> None:
         seen: set[tuple[str, int]] = set()
         emitted = 0
-        for hit in sorted(self.hits, key=lambda h: -(h.severity or h.check.severity)):
+        for hit in sorted(self.hits, key=lambda h: -(h.check.severity if h.severity is None else h.severity)):
             line = getattr(hit.node, "lineno", None)
             key = (hit.check.id, line or 0)
             if key in seen:
@@ -112,7 +110,7 @@ class ReviewBase:
             emitted += 1
             self.ctx.add(self._finding(hit, line))
 
-    def _finding(self, hit: Hit, line: int | None) -> Any:
+    def _finding(self, hit: Hit, line: int | None) -> Finding:
         verdict = hit.verdict or hit.check.verdict
         severity = hit.severity if hit.severity is not None else hit.check.severity
         tags: tuple[str, ...] = ()

@@ -113,7 +113,8 @@ class TfConstantFilePath(Check):
     the graph instead of the path the loader supplies. Every SavedModel has SaveV2/RestoreV2 and
     MergeV2Checkpoints fed by the loader's checkpoint prefix; pointing them (or
     InitializeTableFromTextFile) at a fixed path turns them into file read/write primitives.
-    Constants bound to assets (asset_file_def) are the loader-supplied kind and are not reported.
+    Constants the loader replaces (asset_file_def tensors, the TF1 saver's filename tensor) are not
+    reported.
     Verdict **unsafe** for absolute paths, `..` and URLs, **suspicious** for other constants."""
 
     id = "MC353"
@@ -229,7 +230,9 @@ class _OpReport:
 
     def run(self) -> None:
         consts = {(n.scope, n.name): n.const_strings for n in self.view.nodes if n.const_strings}
-        assets = {t.split(":", 1)[0] for _, t in self.view.asset_files if t}
+        # Tensors the loader feeds with a path of its own: asset files and the TF1 saver's filename.
+        fed = [t for _, t in self.view.asset_files] + self.view.saver_filename_tensors
+        assets = {t.split(":", 1)[0] for t in fed if t}
         known = known_ops()
         unknown: dict[str, str] = {}
         custom: dict[str, str] = {}

@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify.add_argument("--witness-quorum", type=int, default=0, metavar="K", help="cosignatures required")
 
 
-def _text_or_file(value: str) -> str:
+def text_or_file(value: str) -> str:
     path = Path(value)
     if "+" not in value and path.exists():
         return read_file(path).decode("utf-8").strip()
@@ -72,8 +72,8 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    log_key = log_verifier(_text_or_file(args.log_key))
-    witnesses = [witness_verifier(_text_or_file(w)) for w in args.witness]
+    log_key = log_verifier(text_or_file(args.log_key))
+    witnesses = [witness_verifier(text_or_file(w)) for w in args.witness]
     client = RegistryClient(args.registry) if args.registry else None
     try:
         return _verify(args, log_key, witnesses, client)
@@ -105,10 +105,7 @@ def _verify(
         + (f" and {args.witness_quorum}+ witness(es)" if args.witness_quorum else "")
     )
     if inclusion is not None:
-        result = check_inclusion(inclusion, latest)
-        print(
-            f"PASS entry {result.index} (leaf {result.leaf.hex()[:16]}…) in the tree of {result.tree_size}"
-        )
+        _inclusion(inclusion, latest, log_key, client)
     if args.entry is not None:
         if client is None:
             raise ModelcertError("--entry needs --registry")
@@ -129,3 +126,22 @@ def _verify(
         check_consistency(old, latest, hashes)
         print(f"PASS the log of size {old.size} is a prefix of the log of size {latest.size} (append-only)")
     return EXIT_OK
+
+
+def _inclusion(doc: dict[str, Any], latest: Any, log_key: Any, client: RegistryClient | None) -> None:
+    """Prove the entry against the checkpoint the proof was made for (a publish answer embeds it), then
+    prove that checkpoint is a prefix of the latest one."""
+    nested = doc.get("inclusionProof")
+    embedded = nested.get("checkpoint") if isinstance(nested, dict) else None
+    anchor = open_checkpoint(str(embedded), log_key).checkpoint if embedded else latest
+    result = check_inclusion(doc, anchor)
+    print(f"PASS entry {result.index} (leaf {result.leaf.hex()[:16]}…) in the tree of {result.tree_size}")
+    if anchor.size == latest.size:
+        if anchor.root_hash != latest.root_hash:
+            raise AuditError("two checkpoints of the same size differ: the log forked")
+        return
+    if client is None:
+        print(f"INFO the proof's checkpoint (size {anchor.size}) was not compared with a newer one")
+        return
+    check_consistency(anchor, latest, fetch_consistency(client, anchor, latest))
+    print(f"PASS the proof's checkpoint (size {anchor.size}) is a prefix of the latest (size {latest.size})")

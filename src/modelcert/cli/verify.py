@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         workers=max(1, args.workers),
     )
     if args.format == "json":
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")  # ASCII: no raw control characters
     else:
         sys.stdout.write(render_text(report))
     return EXIT_OK if report.passed else EXIT_FAIL
@@ -80,8 +81,8 @@ def render_text(report: VerifyReport) -> str:
     lines = [f"modelcert verify: {'PASSED' if report.passed else 'FAILED'}  (sha256:{report.root_digest})"]
     lines += _steps("package", report.package)
     for check in report.certificates:
-        lines.append(f"certificate {check.label}: {'accepted' if check.accepted else 'REJECTED'}")
-        lines += [f"  {_MARK[s.status]}  {s.name:<10} {s.message}" for s in check.steps]
+        lines.append(f"certificate {_printable(check.label)}: {'accepted' if check.accepted else 'REJECTED'}")
+        lines += [f"  {_MARK[s.status]}  {s.name:<10} {_printable(s.message)}" for s in check.steps]
     lines += _steps("quorum", report.quorum)
     if report.publishers:
         lines += _steps("publisher signatures", report.publishers)
@@ -89,4 +90,10 @@ def render_text(report: VerifyReport) -> str:
 
 
 def _steps(title: str, steps: list[Step]) -> list[str]:
-    return [f"{title}:"] + [f"  {_MARK[s.status]}  {s.message}" for s in steps]
+    return [f"{title}:"] + [f"  {_MARK[s.status]}  {_printable(s.message)}" for s in steps]
+
+
+def _printable(text: str) -> str:
+    """Messages quote certificate fields, which an attacker writes: never send control characters
+    (terminal escape sequences) to the terminal."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" else c for c in text)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from modelcert.certificate.keys import SigningKey
 from modelcert.cli.keys import read_file, write_file
-from modelcert.cli.log import _text_or_file
+from modelcert.cli.log import text_or_file
 from modelcert.errors import ModelcertError
 from modelcert.registry.audit import AuditError, log_verifier, witness
 from modelcert.registry.checkpoint import CosignatureSigner
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     key = SigningKey.from_pem(read_file(args.key))
     if not isinstance(key.private_key, ed25519.Ed25519PrivateKey):
         raise ModelcertError("a witness key must be Ed25519 (C2SP cosignature/v1)")
-    log_key = log_verifier(_text_or_file(args.log_key))
+    log_key = log_verifier(text_or_file(args.log_key))
     state_file = args.state / (re.sub(r"[^A-Za-z0-9._-]", "_", log_key.name) + ".checkpoint")
     previous = read_file(state_file).decode("utf-8") if state_file.exists() else None
     with RegistryClient(args.registry, key=key) as client:

@@ -84,7 +84,8 @@ def parse_json_bytes(data: bytes, name: str, limits: Limits) -> JsonDocument:
         root = json.loads(text, object_pairs_hook=collector.make_object, parse_constant=collector.constant)
     except json.JSONDecodeError as exc:
         raise FormatError(
-            f"invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})", exc.pos
+            f"invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno}); loaders refuse it too",
+            len(text[: exc.pos].encode("utf-8", "surrogatepass")) + len(data) - len(body),
         ) from None
     except RecursionError:
         raise LimitExceeded("JSON nests deeper than the decoder's recursion limit") from None

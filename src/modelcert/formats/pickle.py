@@ -16,7 +16,8 @@ from modelcert.formats.blob import Blob
 from modelcert.formats.pickle_layouts import joblib_build_hook
 from modelcert.formats.pickle_ops import OPCODES, ByteSource
 from modelcert.formats.pickle_values import Lit, Seq, Value
-from modelcert.formats.pickle_vm import PICKLE_MAGIC_PROTOCOLS, Budget, PickleVM, StreamView
+from modelcert.formats.pickle_view import PICKLE_MAGIC_PROTOCOLS, Budget, StreamView
+from modelcert.formats.pickle_vm import PickleVM
 from modelcert.limits import Limits
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C

@@ -15,10 +15,10 @@ import re
 from math import prod
 
 from modelcert.errors import LimitExceeded
-from modelcert.formats.blob import SliceBlob
 from modelcert.formats.pickle_ops import ByteSource, StreamBreak
 from modelcert.formats.pickle_values import Call, DictV, Global, Lit, Opaque, Seq, Value, text_of
-from modelcert.formats.pickle_vm import Budget, BuildEvent, PickleVM, SkippedRegion
+from modelcert.formats.pickle_view import Budget, BuildEvent, SkippedRegion
+from modelcert.formats.pickle_vm import PickleVM
 
 JOBLIB_ARRAY_WRAPPERS = frozenset(
     {
@@ -26,9 +26,11 @@ JOBLIB_ARRAY_WRAPPERS = frozenset(
         "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",  # joblib vendored by sklearn < 0.23
     }
 )
+COPYREG_CONSTRUCTORS = frozenset(
+    {"copyreg._reconstructor", "copy_reg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"}
+)
 NUMPY_DTYPE = frozenset({"numpy.dtype", "numpy.core.multiarray.dtype", "numpy._core.multiarray.dtype"})
 MAX_OBJECT_ARRAY_NESTING = 8
-SHADOW_WINDOW = 64 * 1024
 SHADOW_OPCODES = 10_000
 _NPY_ITEM_HASOBJECT = 0x01
 _TYPESTR = re.compile(r"^[<>|=]?([a-zA-Z])(\d{0,9})$")
@@ -38,10 +40,20 @@ def _global_name(value: Value) -> str | None:
     return value.dotted if isinstance(value, Global) else None
 
 
+def _constructed_class(value: Value) -> str | None:
+    """The class a Call instantiates: NEWOBJ/REDUCE on it, or copyreg's helpers (protocols 0-1)."""
+    if not isinstance(value, Call):
+        return None
+    name = _global_name(value.func)
+    if name in COPYREG_CONSTRUCTORS and isinstance(value.args, Seq) and value.args.items:
+        return _global_name(value.args.items[0])
+    return name
+
+
 def joblib_build_hook(vm: PickleVM, event: BuildEvent) -> None:
     """After BUILD on a NumpyArrayWrapper, consume the array bytes the way joblib.load does."""
     target = event.target
-    if not (isinstance(target, Call) and _global_name(target.func) in JOBLIB_ARRAY_WRAPPERS):
+    if _constructed_class(target) not in JOBLIB_ARRAY_WRAPPERS:
         return
     state = _str_keyed(event.state)
     if state is None:
@@ -149,14 +161,13 @@ def _shadow_parse(vm: PickleVM) -> None:
     """Run the next bytes as plain `pickle.load` would (it does not know joblib's layout).
 
     Real joblib data fails at once (the padding byte is not an opcode, array bytes rarely form
-    opcodes); anything the shadow run imports is kept as its own stream view for the checks.
+    opcodes); anything the shadow run imports is kept as its own stream view for the checks. The
+    run is bounded by its own small opcode allowance, not by a byte window: a big BINBYTES would
+    otherwise carry a payload past the window.
     """
     src = vm.src
-    window_end = min(src.blob.size, src.pos + SHADOW_WINDOW)
-    window = SliceBlob(src.blob, 0, window_end, src.blob.name)
-    # Its own small opcode allowance, so the shadow run never eats the file's budget.
     budget = Budget(vm.limits, opcodes=max(0, vm.limits.max_pickle_opcodes - SHADOW_OPCODES))
-    shadow = PickleVM(ByteSource(window, src.pos, vm.limits), budget, vm.view.number, depth=vm.depth + 1)
+    shadow = PickleVM(ByteSource(src.blob, src.pos, vm.limits), budget, vm.view.number, depth=vm.depth + 1)
     shadow.stack = list(vm.stack)
     shadow.marks = list(vm.marks)
     shadow.memo = dict(vm.memo)

@@ -48,7 +48,7 @@ class BigBytes:
     offset: int
     length: int
     prefix: bytes
-    kind: str  # "bytes" or "bytearray"
+    kind: str  # "bytes", "bytearray", "str" (UTF-8, validated) or "py2str" (protocol 0/1 STRING)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Py2String:
 class Op(NamedTuple):
     """One decoded opcode: its position in the stream, its name and its argument."""
 
-    index: int
+    ordinal: int  # position of the opcode in its stream
     offset: int
     name: str
     arg: Any
@@ -205,9 +205,9 @@ class OpReader:
             raise StreamBreak(f"invalid opcode 0x{code:02x}", offset)
         name, decoder = entry
         arg = decoder(self, offset) if decoder is not None else None
-        index = self.index
-        self.index = index + 1
-        return Op(index, offset, name, arg)
+        ordinal = self.index
+        self.index = ordinal + 1
+        return Op(ordinal, offset, name, arg)
 
     def line(self) -> bytes:
         return self.src.readline(self.limits.max_string_bytes)
@@ -220,20 +220,39 @@ class OpReader:
         if n > src.size - src.pos:
             raise StreamBreak(f"argument of {n} bytes runs past the end", offset, truncated=True)
         if n > INLINE_BYTES:
-            start = src.pos
-            prefix = src.blob.read_at(start, BIG_BYTES_PREFIX)
-            src.skip(n)
-            return BigBytes(start, n, prefix, kind)
+            return self.window(n, kind)
         src.keep(n)
         return src.read(n)
 
-    def text(self, n: int, offset: int) -> str:
-        if n > self.limits.max_string_bytes:
-            raise LimitExceeded(f"string of {n} bytes exceeds max_string_bytes", offset)
+    def window(self, n: int, kind: str) -> BigBytes:
+        """Skip `n` bytes (already checked to be there), keeping where they are and a prefix."""
+        src = self.src
+        start = src.pos
+        prefix = src.blob.read_at(start, BIG_BYTES_PREFIX)
+        src.skip(n)
+        return BigBytes(start, n, prefix, kind)
+
+    def text(self, n: int, offset: int) -> str | BigBytes:
+        """A str argument; above INLINE_BYTES it stays in the file (validated as UTF-8 in chunks)."""
         if n > self.src.size - self.src.pos:
             raise StreamBreak(f"string of {n} bytes runs past the end", offset, truncated=True)
+        if n > INLINE_BYTES:
+            self._validate_utf8(n, offset)
+            return self.window(n, "str")
+        if n > self.limits.max_string_bytes:
+            raise LimitExceeded(f"string of {n} bytes exceeds max_string_bytes", offset)
         self.src.keep(n)
         return _decode_utf8(self.src.read(n), offset)
+
+    def _validate_utf8(self, n: int, offset: int) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        blob, start = self.src.blob, self.src.pos
+        try:
+            for chunk_start in range(0, n, _CHUNK):
+                decoder.decode(blob.read_at(start + chunk_start, min(_CHUNK, n - chunk_start)))
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise StreamBreak("invalid UTF-8 in a text argument", offset) from None
 
     def exact(self, n: int, offset: int) -> bytes:
         if n < 0:
@@ -293,7 +312,7 @@ def _sized_bytes(prefix: struct.Struct | None, kind: str) -> Decoder:
 
 
 def _sized_text(prefix: struct.Struct | None) -> Decoder:
-    def decode(r: OpReader, offset: int) -> str:
+    def decode(r: OpReader, offset: int) -> str | BigBytes:
         n = r.src.byte() if prefix is None else prefix.unpack(r.src.read(prefix.size))[0]
         return r.text(n, offset)
 
@@ -301,8 +320,10 @@ def _sized_text(prefix: struct.Struct | None) -> Decoder:
 
 
 def _py2_string(prefix: struct.Struct | None) -> Decoder:
-    def decode(r: OpReader, offset: int) -> Py2String:
+    def decode(r: OpReader, offset: int) -> Py2String | BigBytes:
         n = r.src.byte() if prefix is None else prefix.unpack(r.src.read(prefix.size))[0]
+        if INLINE_BYTES < n <= r.src.size - r.src.pos:
+            return r.window(n, "py2str")
         return Py2String(r.exact(n, offset))
 
     return decode

@@ -30,14 +30,14 @@ class Value:
     __slots__ = ()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Lit(Value):
     """A literal the pickle spells out (None, bool, int, float, str, bytes, ...)."""
 
     value: bool | int | float | str | bytes | Py2String | BigBytes | None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Seq(Value):
     """A list, tuple, set or frozenset built by opcodes."""
 
@@ -45,14 +45,14 @@ class Seq(Value):
     items: list[Value] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class DictV(Value):
     """A dict built by opcodes, as ordered key/value pairs."""
 
     items: list[tuple[Value, Value]] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Global(Value):
     """A name resolved by find_class: module + (possibly dotted) qualified name."""
 
@@ -67,7 +67,7 @@ class Global(Value):
         return f"{self.module}.{self.name}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Unresolved(Value):
     """An import whose target cannot be known statically (computed operands, extension codes)."""
 
@@ -77,7 +77,7 @@ class Unresolved(Value):
     invoked: bool = False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Call(Value):
     """The result of an invocation: REDUCE, NEWOBJ(_EX), OBJ or INST on `func`."""
 
@@ -88,7 +88,7 @@ class Call(Value):
     site: Site
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class PersRef(Value):
     """A persistent reference resolved by the loader's persistent_load (torch storages)."""
 
@@ -96,7 +96,7 @@ class PersRef(Value):
     site: Site
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Opaque(Value):
     """A value the reader knows exists but does not model (out-of-band buffer, joblib array)."""
 

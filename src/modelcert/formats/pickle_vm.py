@@ -9,10 +9,17 @@ when it hits the broken byte (the nullifAI technique).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from modelcert.errors import LimitExceeded
-from modelcert.formats.pickle_ops import HIGHEST_PROTOCOL, BigBytes, ByteSource, Op, OpReader, StreamBreak
+from modelcert.formats.pickle_ops import (
+    HIGHEST_PROTOCOL,
+    BigBytes,
+    ByteSource,
+    Op,
+    OpReader,
+    Py2String,
+    StreamBreak,
+)
 from modelcert.formats.pickle_values import (
     Call,
     DictV,
@@ -27,91 +34,15 @@ from modelcert.formats.pickle_values import (
     bytes_of,
     text_of,
 )
-from modelcert.limits import Limits
-
-PICKLE_MAGIC_PROTOCOLS = (2, 3, 4, 5)
-
-
-@dataclass(frozen=True)
-class BuildEvent:
-    """BUILD: `target.__setstate__(state)` or an update of its attributes."""
-
-    target: Value
-    state: Value
-    site: Site
-
-
-@dataclass(frozen=True)
-class Mutation:
-    """APPEND/SETITEM/ADDITEMS on something that is not a literal container: a method call on it."""
-
-    target: Value
-    kind: str
-    site: Site
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    """Something CPython's own pickler never writes (duplicate PROTO, memo overwrite, leftovers)."""
-
-    code: str
-    message: str
-    site: Site
-
-
-@dataclass(frozen=True)
-class Embedded:
-    """A bytes literal that starts like a pickle stream (a candidate nested payload)."""
-
-    value: Lit
-    site: Site
-
-
-@dataclass(frozen=True)
-class SkippedRegion:
-    """Raw bytes the format places inside the stream (joblib array data), skipped by length."""
-
-    offset: int
-    length: int
-    what: str
-
-
-@dataclass
-class Budget:
-    """Opcode and stream budget shared by every stream of one file."""
-
-    limits: Limits
-    opcodes: int = 0
-
-
-@dataclass
-class StreamView:
-    """What one pickle stream does, as far as it could be read."""
-
-    number: int
-    start: int
-    kind: str = "stream"  # stream | joblib-object-array | joblib-array-as-opcodes
-    end: int = 0
-    protocol: int | None = None
-    op_count: int = 0
-    root: Value | None = None
-    globals: list[Global | Unresolved] = field(default_factory=list)
-    calls: list[Call] = field(default_factory=list)
-    builds: list[BuildEvent] = field(default_factory=list)
-    mutations: list[Mutation] = field(default_factory=list)
-    persids: list[PersRef] = field(default_factory=list)
-    anomalies: list[Anomaly] = field(default_factory=list)
-    embedded: list[Embedded] = field(default_factory=list)
-    skipped: list[SkippedRegion] = field(default_factory=list)
-    substreams: list[StreamView] = field(default_factory=list)
-    end_kind: str = "stop"  # stop | truncated | invalid | limit
-    end_message: str = ""
-    end_offset: int | None = None
-
-    @property
-    def complete(self) -> bool:
-        return self.end_kind == "stop"
-
+from modelcert.formats.pickle_view import (
+    PICKLE_MAGIC_PROTOCOLS,
+    Anomaly,
+    Budget,
+    BuildEvent,
+    Embedded,
+    Mutation,
+    StreamView,
+)
 
 BuildHook = Callable[["PickleVM", BuildEvent], None]
 
@@ -144,17 +75,18 @@ class PickleVM:
 
     def run(self) -> StreamView:
         view = self.view
+        budget = self.budget
+        ceiling = self.limits.max_pickle_opcodes
+        next_op = self.reader.next
+        dispatch = _DISPATCH
         try:
             while True:
-                op = self.reader.next()
+                op = next_op()
                 self.op = op
-                self.budget.opcodes += 1
-                if self.budget.opcodes > self.limits.max_pickle_opcodes:
-                    raise LimitExceeded(
-                        f"more than {self.limits.max_pickle_opcodes} pickle opcodes", op.offset
-                    )
-                handler = _DISPATCH[op.name]
-                if handler(self, op):
+                budget.opcodes += 1
+                if budget.opcodes > ceiling:
+                    raise LimitExceeded(f"more than {ceiling} pickle opcodes", op.offset)
+                if dispatch[op.name](self, op):
                     break
         except StreamBreak as exc:
             view.end_kind = "truncated" if exc.truncated else "invalid"
@@ -173,7 +105,7 @@ class PickleVM:
     @property
     def site(self) -> Site:
         assert self.op is not None
-        return Site(self.op.offset, self.op.index, self.op.name, self.view.number)
+        return Site(self.op.offset, self.op.ordinal, self.op.name, self.view.number)
 
     def _fail(self, message: str) -> StreamBreak:
         assert self.op is not None
@@ -208,14 +140,12 @@ class PickleVM:
         del self.stack[start:]
         return items
 
-    def literal(self, value: Value) -> None:
+    def literal(self, value: Lit) -> None:
         self.push(value)
-        if isinstance(value, Lit):
-            data = bytes_of(value)
-            head = data[:2] if data is not None else None
-            if isinstance(value.value, BigBytes):
-                head = value.value.prefix[:2]
-            if head and len(head) == 2 and head[0] == 0x80 and head[1] in PICKLE_MAGIC_PROTOCOLS:
+        raw = value.value
+        if isinstance(raw, (bytes, Py2String)) or (isinstance(raw, BigBytes) and raw.kind != "str"):
+            head = raw.prefix[:2] if isinstance(raw, BigBytes) else bytes_of(value) or b""
+            if len(head) >= 2 and head[0] == 0x80 and head[1] in PICKLE_MAGIC_PROTOCOLS:
                 self.view.embedded.append(Embedded(value, self.site))
 
     def anomaly(self, code: str, message: str) -> None:
@@ -239,6 +169,15 @@ class PickleVM:
 
 
 def _lit(vm: PickleVM, op: Op) -> bool:
+    """Numbers and str: no nested-pickle sniffing needed."""
+    stack = vm.stack
+    if len(stack) >= vm.limits.max_pickle_stack_depth:
+        vm.push(Lit(None))  # raises the limit
+    stack.append(Lit(op.arg))
+    return False
+
+
+def _lit_bytes(vm: PickleVM, op: Op) -> bool:
     vm.literal(Lit(op.arg))
     return False
 
@@ -264,7 +203,7 @@ def _proto(vm: PickleVM, op: Op) -> bool:
         raise vm._fail(f"unsupported pickle protocol {op.arg}")
     if vm.view.protocol is not None:
         vm.anomaly("duplicate-proto", f"second PROTO opcode (protocol {op.arg})")
-    elif op.index != 0:
+    elif op.ordinal != 0:
         vm.anomaly("late-proto", "PROTO is not the first opcode")
     vm.view.protocol = op.arg
     return False
@@ -418,6 +357,8 @@ def _stack_global(vm: PickleVM, op: Op) -> bool:
 
 def _never_str(value: Value) -> bool:
     """A literal or container that cannot be a str at load time (computed values might be)."""
+    if isinstance(value, Lit) and isinstance(value.value, BigBytes):
+        return value.value.kind not in {"str", "py2str"}  # a >1 MiB name: kept as unresolvable
     return isinstance(value, (Seq, DictV)) or (isinstance(value, Lit) and text_of(value) is None)
 
 
@@ -586,8 +527,17 @@ _DISPATCH: dict[str, Callable[[PickleVM, Op], bool]] = {
     "READONLY_BUFFER": _readonly_buffer,
 }
 for _name in (
-    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "STRING", "BINSTRING",
-    "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "UNICODE",
-    "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "FLOAT", "BINFLOAT",
+    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "UNICODE", "SHORT_BINUNICODE",
+    "BINUNICODE", "BINUNICODE8", "FLOAT", "BINFLOAT",
 ):  # fmt: skip
     _DISPATCH[_name] = _lit
+for _name in (
+    "STRING",
+    "BINSTRING",
+    "SHORT_BINSTRING",
+    "BINBYTES",
+    "SHORT_BINBYTES",
+    "BINBYTES8",
+    "BYTEARRAY8",
+):
+    _DISPATCH[_name] = _lit_bytes

@@ -6,7 +6,8 @@ tensorflow/core/framework/{graph,node_def,function,attr_value,tensor}.proto and
 keras/protobuf/saved_metadata.proto):
 
     SavedModel        1 schema_version (varint)  2 meta_graphs
-    MetaGraphDef      1 meta_info_def  2 graph_def  6 asset_file_def  7 object_graph_def
+    MetaGraphDef      1 meta_info_def  2 graph_def  3 saver_def  6 asset_file_def  7 object_graph_def
+    SaverDef          1 filename_tensor_name
     MetaInfoDef       4 tags  5 tensorflow_version
     AssetFileDef      1 tensor_info (TensorInfo: 1 name)  2 filename
     SavedObjectGraph  1 nodes → SavedObject 4 user_object → SavedUserObject 1 identifier 3 metadata
@@ -59,6 +60,7 @@ class TfView:
     tags: list[str] = field(default_factory=list)
     tensorflow_version: str = ""
     asset_files: list[tuple[str, str]] = field(default_factory=list)  # (filename, bound tensor name)
+    saver_filename_tensors: list[str] = field(default_factory=list)  # fed the checkpoint path on load
     keras_metadata: list[tuple[str, str]] = field(default_factory=list)  # (pointer, JSON text)
 
     def ops(self) -> dict[str, int]:
@@ -154,6 +156,10 @@ class _Decoder:
                 self._meta_info(view, f)
             elif f.is_len(2):
                 graphs.append((f.offset, f.end))
+            elif f.is_len(3):
+                for g in self.r.fields(f.offset, f.end):
+                    if g.is_len(1):
+                        view.saver_filename_tensors.append(self.r.read_text(g, _MAX_ATTR_TEXT))
             elif f.is_len(6):
                 view.asset_files.append(self._asset(f))
             elif f.is_len(7):

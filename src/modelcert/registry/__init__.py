@@ -9,10 +9,13 @@ Modules, each with one job:
 - `lines` — model lines, releases, statuses and reason codes; the rules of a status change.
 - `currency` — short-lived signed currency statements and their offline verification.
 - `feed` — the shared known-bad feed and matching a scan report against it.
-- `store` — persistence (SQLAlchemy; SQLite file or PostgreSQL) with programmatic migrations.
+- `store` — persistence (SQLAlchemy; SQLite file or PostgreSQL); `schema`, `rows`, `records` its tables,
+  row mapping and plain records; `database` connections and alembic migrations (`migrations/`).
 - `ledger` — the registry's operations: every accepted write is one atomic log append.
 - `requestsig` — signed HTTP requests (who may write), shared by client and server.
 - `client` — the Python client with an injectable HTTP transport.
+- `audit` — client-side checks of proofs and checkpoints, and one witness round.
+- `clock` — RFC 3339 time helpers.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ SIGKILL) therefore leaves either all of it or none of it, and appends are totall
 backends: PostgreSQL through `SELECT … FOR UPDATE` on the head row, SQLite through `BEGIN IMMEDIATE`
 (one writer at a time) plus a process lock so threads queue instead of spinning on SQLITE_BUSY.
 
-The schema is created and upgraded by alembic migrations run programmatically in `open_store`.
+The schema is created and upgraded by alembic migrations (`database.migrate`) run in `open_store`.
 """
 
 from __future__ import annotations
@@ -15,19 +15,16 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Protocol
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from modelcert.registry import Conflict, NotFound, RegistryError
 from modelcert.registry import schema as t
 from modelcert.registry.clock import format_time, utc_now
+from modelcert.registry.database import create_store_engine, migrate
 from modelcert.registry.entries import encode
 from modelcert.registry.lines import LineState, state_from_document
 from modelcert.registry.log import leaf_hash
@@ -38,10 +35,10 @@ from modelcert.registry.records import (
     KeyRecord,
     LogEntryRecord,
 )
+from modelcert.registry.rows import certificate_from_row, certificate_values, key_from_row, key_values
 
 LineMutation = Callable[[LineState | None], tuple[LineState, Mapping[str, Any]]]
 MAX_PAGE = 1000
-_PG_MIGRATION_LOCK = 0x6D6F64656C63  # "modelc": serialises concurrent startups on one database
 
 
 class StoreError(RegistryError):
@@ -87,59 +84,14 @@ class Store(Protocol):
     def feed_entries(self) -> list[FeedRecord]: ...
 
 
-def migrations_dir() -> Path:
-    return Path(__file__).with_name("migrations")
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent; safe when several servers start at once)."""
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite+pysqlite:///{path}"
-
-
 def open_store(url: str) -> SqlStore:
     """Connect, migrate, and return the store. SQLite paths are created; PostgreSQL must exist."""
     try:
-        store = SqlStore(_engine(url))
+        store = SqlStore(create_store_engine(url))
         migrate(store.engine)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot open the registry database: {type(exc).__name__}: {exc}") from None
     return store
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 60}
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=60000")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Connection) -> None:
-            immediate = conn.get_execution_options().get("modelcert_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def _page(start: int, end: int) -> tuple[int, int]:
@@ -237,7 +189,7 @@ class SqlStore:
             if conn.execute(select(t.keys.c.key_id).where(t.keys.c.key_id == record.key_id)).first():
                 raise Conflict(f"key {record.key_id[:16]}… is already registered")
             logged = self._append(conn, entry)
-            values = {**_key_values(record), "log_index": logged.index}
+            values = {**key_values(record), "log_index": logged.index}
             conn.execute(insert(t.keys).values(**values))
             return logged
 
@@ -264,7 +216,7 @@ class SqlStore:
             if existing is not None:
                 raise Conflict(f"certificate already published at log index {existing.log_index}")
             logged = self._append(conn, entry)
-            conn.execute(insert(t.certificates).values(**_certificate_values(record), log_index=logged.index))
+            conn.execute(insert(t.certificates).values(**certificate_values(record), log_index=logged.index))
             return logged
 
     def revoke_certificate(
@@ -416,21 +368,21 @@ class SqlStore:
     def get_key(self, key_id: str) -> KeyRecord | None:
         with self._read() as conn:
             row = conn.execute(select(t.keys).where(t.keys.c.key_id == key_id)).first()
-        return _key(row) if row is not None else None
+        return key_from_row(row) if row is not None else None
 
     def list_keys(self, role: str | None = None) -> list[KeyRecord]:
         query = select(t.keys).order_by(t.keys.c.role, t.keys.c.name)
         if role is not None:
             query = query.where(t.keys.c.role == role)
         with self._read() as conn:
-            return [_key(r) for r in conn.execute(query).all()]
+            return [key_from_row(r) for r in conn.execute(query).all()]
 
     def get_certificate(self, envelope_sha256: str) -> CertificateRecord | None:
         with self._read() as conn:
             row = conn.execute(
                 select(t.certificates).where(t.certificates.c.envelope_sha256 == envelope_sha256)
             ).first()
-        return _certificate(row) if row is not None else None
+        return certificate_from_row(row) if row is not None else None
 
     def certificates_for(self, subject_digest: str) -> list[CertificateRecord]:
         with self._read() as conn:
@@ -440,14 +392,14 @@ class SqlStore:
                 .order_by(t.certificates.c.log_index)
                 .limit(MAX_PAGE)
             ).all()
-        return [_certificate(r) for r in rows]
+        return [certificate_from_row(r) for r in rows]
 
     def recent_certificates(self, limit: int) -> list[CertificateRecord]:
         with self._read() as conn:
             rows = conn.execute(
                 select(t.certificates).order_by(t.certificates.c.log_index.desc()).limit(min(limit, MAX_PAGE))
             ).all()
-        return [_certificate(r) for r in rows]
+        return [certificate_from_row(r) for r in rows]
 
     def revoked_certificates(self, limit: int) -> list[CertificateRecord]:
         with self._read() as conn:
@@ -457,7 +409,7 @@ class SqlStore:
                 .order_by(t.certificates.c.revoked_log_index.desc())
                 .limit(min(limit, MAX_PAGE))
             ).all()
-        return [_certificate(r) for r in rows]
+        return [certificate_from_row(r) for r in rows]
 
     def get_line(self, line: str) -> LineState | None:
         with self._read() as conn:
@@ -509,71 +461,3 @@ class SqlStore:
             )
             for r in rows
         ]
-
-
-def _key_values(record: KeyRecord) -> dict[str, Any]:
-    return {
-        "key_id": record.key_id,
-        "role": record.role,
-        "name": record.name,
-        "jurisdiction": record.jurisdiction,
-        "algorithm": record.algorithm,
-        "public_pem": record.public_pem,
-        "active": record.active,
-        "created_at": record.created_at,
-    }
-
-
-def _key(row: Row[Any]) -> KeyRecord:
-    return KeyRecord(
-        row.key_id,
-        row.role,
-        row.name,
-        row.jurisdiction,
-        row.algorithm,
-        row.public_pem,
-        bool(row.active),
-        row.created_at,
-        int(row.log_index),
-    )
-
-
-def _certificate_values(record: CertificateRecord) -> dict[str, Any]:
-    return {
-        "envelope_sha256": record.envelope_sha256,
-        "payload_sha256": record.payload_sha256,
-        "subject_digest": record.subject_digest,
-        "subject_name": record.subject_name,
-        "line": record.line,
-        "model_version": record.model_version,
-        "certifier_key_id": record.certifier_key_id,
-        "jurisdiction": record.jurisdiction,
-        "result": record.result,
-        "certificate_id": record.certificate_id,
-        "issued_at": record.issued_at,
-        "summary_json": json.dumps(record.summary, sort_keys=True),
-        "envelope_json": record.envelope_json,
-        "created_at": record.created_at,
-    }
-
-
-def _certificate(row: Row[Any]) -> CertificateRecord:
-    return CertificateRecord(
-        envelope_sha256=row.envelope_sha256,
-        payload_sha256=row.payload_sha256,
-        subject_digest=row.subject_digest,
-        subject_name=row.subject_name,
-        line=row.line,
-        model_version=row.model_version,
-        certifier_key_id=row.certifier_key_id,
-        jurisdiction=row.jurisdiction,
-        result=row.result,
-        certificate_id=row.certificate_id,
-        issued_at=row.issued_at,
-        summary=json.loads(row.summary_json),
-        envelope_json=row.envelope_json,
-        created_at=row.created_at,
-        log_index=int(row.log_index),
-        revoked_reason=row.revoked_reason,
-        revoked_log_index=row.revoked_log_index,
-    )

@@ -22,7 +22,6 @@ Writer = Annotated[Actor, Depends(authenticate)]
 Digest = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", min_length=64, max_length=64)]
 MAX_ENTRIES_PAGE = 1000
 MAX_SIZE = 2**53 - 1
-_LINE = re.compile(r"^pkg:[a-z][a-z0-9.+-]*/\S+$")
 
 
 def _ledger(request: Request) -> Ledger:

@@ -16,7 +16,7 @@ from typing import Any
 
 from modelcert.certificate.keys import KeyFileError, SigningKey
 from modelcert.errors import ModelcertError
-from modelcert.registry.store import sqlite_url
+from modelcert.registry.database import sqlite_url
 
 ADMIN_TOKEN_ENV = "MODELCERT_ADMIN_TOKEN"  # noqa: S105 - the variable's name, not a secret
 MiB = 1024 * 1024

@@ -1,0 +1,1 @@
+"""Import results of external harnesses (garak, inspect) as modelcert evidence, with their text stripped."""
