@@ -357,3 +357,20 @@ def test_onnx_inside_an_archive_is_checked_without_sibling_lookups():
         pytest.skip("the zip reader does not open members yet")
     assert [f.check_id for f in members["bad/model.onnx"].findings] == ["MC150"]
     assert members["good/model.onnx"].findings == ()
+
+
+def test_whole_folder_with_external_data_named_bin_is_clean(tmp_path):
+    """weights.bin would be read as a pickle by name; as ONNX external data it is raw tensor bytes."""
+    save_onnx_with_external_data(tmp_path / "pkg")
+    report = scan_paths([tmp_path / "pkg"])
+    data = _file(report, "weights.bin")
+    assert data.verdict is Verdict.SKIPPED and data.format == "onnx-external-data"
+    assert "model.onnx" in (data.skipped_reason or "")
+    assert report.verdict is Verdict.CLEAN
+
+
+def test_a_real_pickle_referenced_as_external_data_keeps_its_verdict(tmp_path):
+    save_onnx_with_external_data(tmp_path / "pkg")
+    (tmp_path / "pkg" / "weights.bin").write_bytes(b"cos\nsystem\n(S'echo modelcert-test'\ntR.")
+    report = scan_paths([tmp_path / "pkg"])
+    assert _file(report, "weights.bin").verdict is Verdict.UNSAFE

@@ -45,6 +45,9 @@ from modelcert.package import ModelPackage, PackageLink, oms_root_digest
 # larger ones are hashed in a streaming pass and parsed through positioned reads of what they need.
 IN_MEMORY_FILE_BYTES = 32 * 1024 * 1024
 
+# Findings that only say "this is not a parseable pickle" (no callable, no payload found).
+_PARSE_FAILURE_IDS = frozenset({"MC901", "MC902", "MC107", "MC108", "MC109"})
+
 SKIP_REASONS = {
     "text": "plain text: no reader applies (documentation, licence, vocabulary)",
     "binary": "no reader claims this content (raw data)",
@@ -368,6 +371,7 @@ def scan_paths(
             for rel in package.special
         )
         reports.sort(key=lambda r: r.path)
+        reports = _relabel_onnx_external_data(reports, notes)
         if view is not None:
             pctx = PackageContext(package, view, reports, notes, limits)
             PACKAGE_CHECKS.extend(c for c in load_package_checks() if c not in PACKAGE_CHECKS)
@@ -390,6 +394,38 @@ def scan_paths(
         package_findings=tuple(package_findings),
         duration_seconds=time.perf_counter() - started,
     )
+
+
+def _relabel_onnx_external_data(
+    reports: list[ArtifactReport], notes: dict[str, dict[str, Any]]
+) -> list[ArtifactReport]:
+    """Raw tensor files an ONNX model references are data, not broken pickles.
+
+    A file named like `weights.bin` is analysed as a pickle (that is how torch.load would read it),
+    and raw tensor bytes then fail to parse. When an ONNX model in the package declares the file as
+    its external data and the pickle analysis found nothing but the parse failure, the file is
+    reported as skipped raw data. Any callable, payload or other finding keeps the pickle verdict.
+    """
+    referenced: dict[str, str] = {}
+    for owner, facts in notes.items():
+        for target in facts.get("onnx_external_data", []):
+            referenced.setdefault(str(target), owner)
+    if not referenced:
+        return reports
+    out = []
+    for report in reports:
+        owner = referenced.get(report.path)
+        only_parse_failures = all(f.check_id in _PARSE_FAILURE_IDS for f in report.all_findings())
+        if owner is not None and report.format == "pickle" and only_parse_failures:
+            report = ArtifactReport(
+                path=report.path,
+                format="onnx-external-data",
+                size=report.size,
+                sha256=report.sha256,
+                skipped_reason=f"raw tensor data referenced by {owner} (ONNX external_data)",
+            )
+        out.append(report)
+    return out
 
 
 def scan_blob(blob: Blob, name: str, limits: Limits = DEFAULT_LIMITS) -> ArtifactReport:

@@ -22,7 +22,7 @@ from modelcert.formats.json_doc import load_json
 from modelcert.formats.safetensors import read_safetensors
 from modelcert.formats.tokenizer import load_tokenizer_json
 from modelcert.limits import Limits
-from modelcert.package import ModelPackage
+from modelcert.package import ModelPackage, hash_package, oms_root_digest
 
 EMBEDDING_SUFFIXES = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "tok_embeddings.weight")
 POSITION_SUFFIXES = ("wpe.weight", "position_embeddings.weight", "embed_positions.weight")
@@ -39,6 +39,10 @@ class PackageFiles:
 
     def relpaths(self) -> list[str]:
         return [f.relpath for f in self._package.files]
+
+    def root_digest(self) -> str:
+        """The OMS v1.0 root digest: the subject a certificate for this package names."""
+        return oms_root_digest(hash_package(self._package))
 
     def open_file(self, relpath: str) -> Blob | None:
         pf = self._package.get(relpath)
@@ -189,7 +193,8 @@ def _config_facts(facts: ArtifactFacts) -> None:
         facts.architecture, facts.architecture_source = archs[0], "config.json architectures"
     elif isinstance(config.get("model_type"), str):
         facts.architecture, facts.architecture_source = config["model_type"], "config.json model_type"
-    inner = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    text_config = config.get("text_config")
+    inner: dict[str, Any] = text_config if isinstance(text_config, dict) else config
     for key in CONTEXT_KEYS:
         value = inner.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:

@@ -139,7 +139,8 @@ def check_context_length(card: Card, facts: ArtifactFacts, tolerance: float) -> 
     options = _context_options(declared[0])
     if actual is None or not options:
         return _result("context_length", NOT_MEASURABLE, "nothing to compare with", declared[0], actual)
-    scaling = facts.config.get("rope_scaling") if isinstance(facts.config.get("rope_scaling"), dict) else {}
+    raw_scaling = facts.config.get("rope_scaling")
+    scaling: dict[str, Any] = raw_scaling if isinstance(raw_scaling, dict) else {}
     factor = scaling.get("factor") if isinstance(scaling.get("factor"), int | float) else None
     accepted = {actual} | ({round(actual * factor)} if factor else set())
     if options & accepted:
