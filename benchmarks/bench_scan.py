@@ -106,7 +106,9 @@ def modelcert_scan(folder: Path) -> tuple[float, float, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gb", type=float, default=2.2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="reuse/keep the corpus in this folder")
@@ -128,7 +130,7 @@ def main() -> int:
         print(f"corpus: {total / 1e9:.2f} GB in {len(list(scratch.iterdir()))} files "
               f"(safetensors + torch zip), page cache warm, {os.cpu_count()} cores")
         print()
-        print("| measure | median of %d | throughput |" % args.repeat)
+        print(f"| measure | median of {args.repeat} | throughput |")
         print("|---|---|---|")
         print(f"| hashlib.sha256, one core | {h:.2f} s | {total / h / 1e9:.2f} GB/s |")
         print(f"| modelcert scan (CLI, whole process) | {s:.2f} s | {total / s / 1e9:.2f} GB/s |")

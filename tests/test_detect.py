@@ -67,3 +67,29 @@ def test_unrecognised_binary_under_a_loader_extension_is_read_as_pickle() -> Non
 def test_zip_found_by_end_record_even_with_prefix_data() -> None:
     tail = b"junk" + b"PK\x05\x06" + b"\x00" * 18
     assert sniff(b"MZ\x90\x00polyglot", tail, 1000) == "zip"
+
+
+def test_pickle_with_a_zip_directory_at_its_end_is_read_both_ways(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A polyglot: torch.load reads the leading pickle, zipfile-based loaders read the trailing zip."""
+    import io
+    import zipfile
+
+    from modelcert.findings import Verdict
+    from modelcert.scan import scan_paths
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("archive/data.pkl", PICKLE_V0)
+    (tmp_path / "model.pkl").write_bytes(b"\x80\x04K\x01." + inner.getvalue())
+    report = scan_paths([tmp_path])
+    artifact = report.files[0]
+    assert artifact.format == "pickle"
+    assert any(m.path == "<zip directory at end of file>" for m in artifact.members)
+    assert artifact.verdict is Verdict.UNSAFE
+
+
+def test_compiled_python_is_routed_to_its_analyzer() -> None:
+    import importlib.util
+
+    data = importlib.util.MAGIC_NUMBER + b"\x00" * 12 + b"\xe3"
+    assert detect(data, data, len(data), "modeling_x.cpython-311.pyc").format == "pyc"

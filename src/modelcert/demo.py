@@ -36,7 +36,9 @@ def build(folder: Path) -> None:
     (folder / "config.json").write_text(
         json.dumps({"architectures": ["TinyLinear"], "hidden_size": 2, "model_type": "tiny"}, indent=2) + "\n"
     )
-    (folder / "README.md").write_text("# demo package\n\nOne clean safetensors model, one malicious pickle.\n")
+    (folder / "README.md").write_text(
+        "# demo package\n\nOne clean safetensors model, one malicious pickle.\n"
+    )
     (folder / "optimizer.pkl").write_bytes(MALICIOUS_PICKLE)
 
 

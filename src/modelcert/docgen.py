@@ -27,7 +27,8 @@ def render_page(check: type[Check]) -> str:
     ]
     if check.remediation:
         lines += ["## Remediation", "", check.remediation, ""]
-    lines += [f"_Generated from `{check.__module__}.{check.__qualname__}`; edit the docstring, not this page._", ""]
+    origin = f"{check.__module__}.{check.__qualname__}"
+    lines += [f"_Generated from `{origin}`; edit the docstring, not this page._", ""]
     return "\n".join(lines)
 
 
@@ -43,7 +44,8 @@ def render_index(checks: dict[str, type[Check]]) -> str:
         "|---|---|---|---|",
     ]
     for check in checks.values():
-        lines.append(f"| [{check.id}]({check.id}.md) | {check.title} | {check.severity.label} | {check.verdict.value} |")
+        row = f"| [{check.id}]({check.id}.md) | {check.title} | {check.severity.label} | {check.verdict.value} |"
+        lines.append(row)
     lines.append("")
     return "\n".join(lines)
 

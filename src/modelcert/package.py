@@ -93,10 +93,10 @@ def _walk(root: Path, limits: Limits, ignore: tuple[str, ...]) -> ModelPackage:
                 ignored.append(rel)
                 continue
             if entry.is_symlink():
-                target = os.readlink(entry.path)
+                target = str(Path(entry.path).readlink())
                 resolved = os.path.realpath(entry.path)
                 inside = resolved == real_root or resolved.startswith(real_root + os.sep)
-                links.append(PackageLink(rel, target, escapes=not (inside and os.path.exists(resolved))))
+                links.append(PackageLink(rel, target, escapes=not (inside and Path(resolved).exists())))
             elif entry.is_dir(follow_symlinks=False):
                 stack.append(rel)
             elif entry.is_file(follow_symlinks=False):

@@ -45,6 +45,9 @@ from modelcert.package import ModelPackage, PackageLink, oms_root_digest
 # larger ones are hashed in a streaming pass and parsed through positioned reads of what they need.
 IN_MEMORY_FILE_BYTES = 32 * 1024 * 1024
 
+# Formats the zip analyzer itself assigns (a zip already read as a zip).
+_ZIP_BASED = frozenset({"zip", "pytorch-zip", "torchscript", "npz", "keras"})
+
 # Findings that only say "this is not a parseable pickle" (no callable, no payload found).
 _PARSE_FAILURE_IDS = frozenset({"MC901", "MC902", "MC107", "MC108", "MC109"})
 
@@ -254,6 +257,10 @@ class _Engine:
             return artifact.freeze()
         ctx = _Context(self, artifact, location, depth, notes)
         _run_analyzer(analyzer, blob, ctx, artifact, location)
+        if fmt != "zip" and artifact.format not in _ZIP_BASED and b"PK\x05\x06" in tail:
+            # A polyglot: zipfile-based loaders (Keras, numpy.load) read a zip from its end record,
+            # whatever the file starts with. Read that view too.
+            ctx.scan_member("<zip directory at end of file>", blob, format_hint="zip")
         return artifact.freeze()
 
 
@@ -276,7 +283,7 @@ def _run_analyzer(
         artifact.findings.append(LimitHit.finding("structure nested beyond the recursion limit", location))
     except MemoryError:
         artifact.findings.append(LimitHit.finding("ran out of memory while reading", location))
-    except Exception as exc:  # noqa: BLE001 - fail closed on analyzer bugs, never crash the scan
+    except Exception as exc:  # fail closed on analyzer bugs, never crash the scan
         artifact.findings.append(
             InternalError.finding(
                 f"{artifact.format} analyzer failed: {type(exc).__name__}: {str(exc)[:200]}", location
@@ -413,16 +420,17 @@ def _relabel_onnx_external_data(
     if not referenced:
         return reports
     out = []
-    for report in reports:
-        owner = referenced.get(report.path)
+    for original in reports:
+        report = original
+        referrer = referenced.get(report.path)
         only_parse_failures = all(f.check_id in _PARSE_FAILURE_IDS for f in report.all_findings())
-        if owner is not None and report.format == "pickle" and only_parse_failures:
+        if referrer is not None and report.format == "pickle" and only_parse_failures:
             report = ArtifactReport(
                 path=report.path,
                 format="onnx-external-data",
                 size=report.size,
                 sha256=report.sha256,
-                skipped_reason=f"raw tensor data referenced by {owner} (ONNX external_data)",
+                skipped_reason=f"raw tensor data referenced by {referrer} (ONNX external_data)",
             )
         out.append(report)
     return out

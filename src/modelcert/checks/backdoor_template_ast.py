@@ -44,6 +44,7 @@ SHAPE_TESTS = frozenset(
 )
 STRUCTURAL_KEYS = frozenset({"type", "role", "name", "id", "tool_call_id", "tool_calls"})
 TRANSPARENT_FILTERS = frozenset({"trim", "string", "e", "escape", "safe", "default", "d"})
+TRIMMING_METHODS = frozenset({"strip", "lstrip", "rstrip"})
 TIME_SOURCES = frozenset({"strftime_now", "now", "date_string", "current_date", "today"})
 ROLE_WORDS = frozenset(
     {
@@ -209,6 +210,8 @@ class TemplateReader:
             return inner
         if isinstance(expr, nodes.Call):
             node = expr.node
+            if isinstance(node, nodes.Getattr) and node.attr in TRIMMING_METHODS:
+                return self.level(node.node)  # whitespace trimming keeps raw content raw
             if (
                 isinstance(node, nodes.Getattr)
                 and node.attr == "get"

@@ -70,6 +70,7 @@ FORMAT_MODULES: dict[str, str] = {
     "protobuf": "modelcert.checks.savedmodel",
     "json": "modelcert.checks.remote_code",
     "python": "modelcert.checks.remote_code",
+    "pyc": "modelcert.checks.remote_code",
 }
 
 

@@ -45,6 +45,5 @@ def analyze_pyc(blob: Blob, ctx: AnalysisContext) -> None:
 ANALYZERS: tuple[AnalyzerSpec, ...] = (
     AnalyzerSpec(formats=("json",), analyze=analyze_json),
     AnalyzerSpec(formats=("python",), analyze=analyze_python),
-    # analyze_pyc is ready for a "pyc" format; wiring it needs detect.py (".pyc" hint) and the
-    # registry's FORMAT_MODULES, which belong to other rooms.
+    AnalyzerSpec(formats=("pyc",), analyze=analyze_pyc),
 )

@@ -6,6 +6,7 @@ large members are windows over their container instead of copies.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from abc import ABC, abstractmethod
@@ -104,10 +105,8 @@ class FileBlob(Blob):
             self._fd = -1
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.close()
-        except OSError:
-            pass
 
 
 class SliceBlob(Blob):

@@ -50,6 +50,7 @@ EXTENSION_HINTS: dict[str, str] = {
     ".jinja2": "jinja",
     ".j2": "jinja",
     ".py": "python",
+    ".pyc": "pyc",
 }
 
 # Extensions that torch.load / pickle.load / joblib.load are pointed at in practice: content we cannot
@@ -144,6 +145,8 @@ def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
     """Decide a format from content, then use the name to refine protobuf/text cases and flag mismatches."""
     hint = hint_for(name)
     found = sniff(head, tail, size)
+    if found is None and hint == "pyc" and head[2:4] == b"\r\n":
+        found = "pyc"  # compiled Python: 2-byte version magic then \r\n
     if found is None:
         if hint in {"onnx", "tf-savedmodel", "protobuf"}:
             found = hint if hint != "protobuf" else "protobuf"
@@ -240,10 +243,10 @@ def _looks_like_pickle_v0(head: bytes, size: int) -> bool:
                 seen_def = True
             if opcode.name == "STOP":
                 seen_stop = True
-                end = pos + 1
+                end = (pos or 0) + 1
                 return seen_def or (end == size and count > 2)
             if count > 10_000:
                 return seen_def
-    except Exception:  # noqa: BLE001 - any parse error means "not a pickle head"
+    except Exception:  # any parse error means "not a pickle head"
         return seen_def and count > 4 and not seen_stop and len(head) >= HEAD_BYTES - 16
     return seen_def

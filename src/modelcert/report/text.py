@@ -47,12 +47,12 @@ def render_text(report: ScanReport, *, verbose: bool = False) -> str:
             continue
         if artifact.verdict is Verdict.SKIPPED and not verbose:
             continue
-        lines.append(f"{_MARK[artifact.verdict]:>11}  {artifact.path}  ({artifact.format}, {artifact.size} bytes)")
+        mark = _MARK[artifact.verdict]
+        lines.append(f"{mark:>11}  {artifact.path}  ({artifact.format}, {artifact.size} bytes)")
         lines.extend(_artifact_lines(artifact, "             ", verbose))
     summary = report.summary()
     counts = ", ".join(f"{n} {v}" for v, n in summary["verdicts"].items() if n)
-    lines.append(
-        f"{summary['files']} files, {summary['bytes']} bytes in {summary['duration_seconds']} s: {counts or 'nothing'}"
-    )
+    seconds = summary["duration_seconds"]
+    lines.append(f"{summary['files']} files, {summary['bytes']} bytes in {seconds} s: {counts or 'nothing'}")
     lines.append(f"verdict: {report.verdict.value}")
     return "\n".join(lines) + "\n"
