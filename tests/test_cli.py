@@ -86,3 +86,36 @@ def test_single_file_path_is_its_name(tmp_path: Path, capsys: pytest.CaptureFixt
     main(["scan", str(tmp_path / "demo" / "optimizer.pkl"), "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert [f["path"] for f in report["files"]] == ["optimizer.pkl"]
+
+
+def test_scan_feed_marks_a_listed_digest_unsafe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`scan --feed`: a README that scans clean becomes unsafe once a signed feed lists its digest."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from modelcert.certificate.keys import SigningKey
+    from modelcert.findings import Severity
+    from modelcert.registry.feed import FeedEntry, build_feed, make_commitment, sign_feed
+
+    (tmp_path / "model").mkdir()
+    readme = tmp_path / "model" / "README.md"
+    readme.write_text("innocent looking\n")
+    key = SigningKey.generate()
+    commitment, _ = make_commitment({"why": "reported by a certifier"})
+    digest = hashlib.sha256(readme.read_bytes()).hexdigest()
+    entry = FeedEntry(digest, "MC100", Severity.CRITICAL, commitment, "file", 1)
+    feed = build_feed([entry], "r", datetime.now(UTC))
+    (tmp_path / "feed.json").write_text(sign_feed(feed, key).to_json())
+    (tmp_path / "registry.pem").write_text(key.verifying.public_pem())
+    assert main(["scan", str(tmp_path / "model"), "-q"]) == 0
+    capsys.readouterr()
+    feed_args = ["--feed", str(tmp_path / "feed.json")]
+    rc = main(["scan", str(tmp_path / "model"), "-q", "--format", "json", *feed_args,
+               "--feed-key", str(tmp_path / "registry.pem")])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    assert [f["id"] for f in out["package_findings"]] == ["MC950"]
+    other = SigningKey.generate()
+    (tmp_path / "other.pem").write_text(other.verifying.public_pem())
+    assert main(["scan", str(tmp_path / "model"), "-q", "--feed", str(tmp_path / "feed.json"),
+                 "--feed-key", str(tmp_path / "other.pem")]) == 2

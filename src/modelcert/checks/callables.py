@@ -39,7 +39,8 @@ _SKLEARN_NAMES = frozenset(n for names in SKLEARN_CLASSES.values() for n in name
 # Modules that, met as an attribute inside a dotted path, are always the stdlib module re-exported.
 STRONG_ROOTS = frozenset(
     {"os", "posix", "nt", "sys", "subprocess", "builtins", "pty", "importlib", "pickle", "marshal",
-     "ctypes", "socket", "shutil", "runpy", "commands", "webbrowser", "multiprocessing"}
+     "ctypes", "socket", "shutil", "runpy", "commands", "webbrowser", "multiprocessing", "cloudpickle",
+     "dill", "_pickle", "cPickle"}
 )  # fmt: skip
 _SKLEARN_EXCLUDED_PARTS = frozenset({"tests", "_testing", "datasets", "externals", "callback", "_mocking"})
 

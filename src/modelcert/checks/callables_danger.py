@@ -147,7 +147,10 @@ _exact(
     "pydoc.getpager",
     "ctypes.util.find_library",
 )
-_modules("native-code", "loads native libraries or calls C functions directly", "ctypes", "_ctypes", "cffi")
+_modules(
+    "native-code", "loads native libraries or calls C functions directly",
+    "ctypes", "_ctypes", "cffi", "numpy.ctypeslib",
+)  # fmt: skip
 _exact(
     "native-code",
     "loads a native library into the process",
@@ -242,7 +245,8 @@ _modules(
     "zipfile", "tarfile", "gzip", "bz2", "lzma", "dbm", "sqlite3", "logging", "distutils", "tokenize",
     "traceback", "netrc", "mimetypes", "pwd", "grp", "spwd", "getpass", "difflib", "configparser",
     "plistlib", "xml", "numpy.lib._datasource", "numpy.testing", "numpy.distutils", "pandas.io",
-    "sklearn.datasets", "torch.utils.tensorboard", "torch.utils.data.datapipes", "fsspec", "pathlib._abc",
+    "sklearn.datasets", "scipy.io", "torch.utils.tensorboard", "torch.utils.data.datapipes", "fsspec",
+    "pathlib._abc",
     "genericpath", "posixpath", "ntpath", "macpath", "filelock", "h5py", "aiofiles", "posix_ipc", "mmap",
 )  # fmt: skip
 _exact(
@@ -303,6 +307,8 @@ DANGEROUS_NAMES = frozenset(
         "dlopen", "LoadLibrary", "CDLL", "PyDLL", "WinDLL", "resolve_name", "locate", "pipepager",
         "start_new_thread", "interact", "run_path", "run_module", "runctx", "runcall", "sympify",
         "load_library", "_run_entry_point", "get_file", "_get_command_stdout", "spawnv_passfds",
+        "subimport", "dynamic_subimport", "CodeType", "FunctionType", "runsource", "runcode",
+        "fromfile", "tofile", "loadtxt", "savetxt", "genfromtxt", "load_source", "read_pickle",
     }
 )  # fmt: skip
 

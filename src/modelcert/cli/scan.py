@@ -26,6 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="list clean and skipped files too")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--workers", type=int, default=2, help="files read in parallel (default 2)")
+    parser.add_argument(
+        "--feed",
+        metavar="FILE|URL",
+        help="known-bad feed (a registry's /feed or a file): files whose digest is listed are unsafe",
+    )
+    parser.add_argument(
+        "--feed-key",
+        type=Path,
+        metavar="PEM",
+        help="registry public key: refuse a feed that is not signed by it",
+    )
 
 
 class _RichProgress:
@@ -54,6 +65,18 @@ class _RichProgress:
         self._progress.stop()
 
 
+def _with_feed_matches(report: ScanReport, source: str, key_path: Path | None) -> ScanReport:
+    """Add known-bad feed matches (MC950/MC951) to the report as package-level findings."""
+    import dataclasses
+
+    from modelcert.certificate.keys import VerifyingKey
+    from modelcert.registry.feed import load_feed, match_report
+
+    key = VerifyingKey.from_pem(key_path.read_bytes()) if key_path else None
+    matches = match_report(report, load_feed(source, registry_key=key))
+    return dataclasses.replace(report, package_findings=(*report.package_findings, *matches))
+
+
 def run(args: argparse.Namespace) -> int:
     from modelcert.report import render_json, render_sarif, render_text
     from modelcert.scan import scan_paths
@@ -64,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.stop()
+    if args.feed:
+        report = _with_feed_matches(report, args.feed, args.feed_key)
     if args.format == "json":
         text = render_json(report)
     elif args.format == "sarif":
