@@ -3,7 +3,7 @@
 Builds a folder of safetensors shards (default 2.2 GB of random tensor bytes) in a scratch directory
 under /tmp, certifies it (the certificate is built from the file digests, so setup does not pay for a
 full scan), signs it with model_signing (key method), warms the page cache, then measures, medians of
---repeat, warm cache:
+--repeat interleaved rounds, warm cache:
   - hashlib.sha256 over every file, one core, 1 MiB reads (the physical reference);
   - `modelcert verify FOLDER --cert CERT --trust TRUST.json` as a subprocess (end to end, start-up included);
   - `verify_package(...)` in-process (the library call: re-hash + signatures + quorum);
@@ -72,13 +72,17 @@ def hashlib_single_core(folder: Path) -> None:
                 h.update(view[:n])
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, list[float]]:
-    runs = []
+def timed_interleaved(
+    cases: list[tuple[str, Callable[[], object]]], repeat: int
+) -> list[tuple[str, float, list[float]]]:
+    """Every case once per round, `repeat` rounds: on a shared machine, load swings hit all cases alike."""
+    runs: dict[str, list[float]] = {name: [] for name, _ in cases}
     for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs), runs
+        for name, fn in cases:
+            started = time.perf_counter()
+            fn()
+            runs[name].append(time.perf_counter() - started)
+    return [(name, statistics.median(runs[name]), runs[name]) for name, _ in cases]
 
 
 def run(cmd: list[str], expect: int = 0) -> None:
@@ -175,23 +179,20 @@ def main() -> None:
         root = TrustRoot.load(p["trust"].read_bytes())
         cert = p["cert"].read_bytes()
         load_before = os.getloadavg()
-        rows = [
-            (
-                "hashlib.sha256, 1 core, 1 MiB reads (reference)",
-                timed(lambda: hashlib_single_core(p["model"]), args.repeat),
-            ),
-            ("`modelcert verify` (CLI, end to end)", timed(lambda: run(verify_cmd), args.repeat)),
-            (
-                "`verify_package()` (library, in-process)",
-                timed(
+        rows = timed_interleaved(
+            [
+                ("hashlib.sha256, 1 core, 1 MiB reads (reference)", lambda: hashlib_single_core(p["model"])),
+                ("`modelcert verify` (CLI, end to end)", lambda: run(verify_cmd)),
+                (
+                    "`verify_package()` (library, in-process)",
                     lambda: verify_package(p["model"], [("cert.json", cert)], root, now=datetime.now(UTC)),
-                    args.repeat,
                 ),
-            ),
-            ("`model_signing verify key` (CLI, end to end)", timed(lambda: run(ms_cmd), args.repeat)),
-        ]
+                ("`model_signing verify key` (CLI, end to end)", lambda: run(ms_cmd)),
+            ],
+            args.repeat,
+        )
         load_after = os.getloadavg()
-        reference = rows[0][1][0]
+        reference = rows[0][1]
         print(
             f"Package: {args.shards} safetensors shards + config.json = {total:,} bytes "
             f"({total / 1e9:.2f} GB), "
@@ -200,7 +201,7 @@ def main() -> None:
         )
         print("| what | median s | GB/s | × hashlib 1 core | runs (s) |")
         print("|---|---:|---:|---:|---|")
-        for name, (median, runs) in rows:
+        for name, median, runs in rows:
             print(
                 f"| {name} | {median:.3f} | {total / median / 1e9:.2f} | {median / reference:.2f} | "
                 f"{', '.join(f'{r:.3f}' for r in runs)} |"

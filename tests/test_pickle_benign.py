@@ -305,3 +305,15 @@ def test_dill_and_cloudpickle_of_plain_data() -> None:
     for module_name in ("dill", "cloudpickle"):
         module = pytest.importorskip(module_name)
         assert_clean(module.dumps({"a": [1, 2.0, "x"], "b": collections.OrderedDict(k=b"v")}))
+
+
+def test_hf_training_args_shape_built_by_hand() -> None:
+    """training_args.bin (torch.save(TrainingArguments)) as its own pickling writes it: __new__ + BUILD."""
+    enum = P.reduce_call("transformers.trainer_utils", "IntervalStrategy", ("steps",), 2)
+    state = b"}(" + P.op_str("output_dir", 2) + P.op_str("out", 2) + P.op_str("eval_strategy", 2) + enum
+    state += P.op_str("device", 2) + P.reduce_call("torch", "device", ("cpu",), 2) + b"u"
+    obj = P.op_global("transformers.training_args", "TrainingArguments", 2) + b")\x81" + state + b"b"
+    assert_clean(P.pickle_of(obj, 2), "archive/data.pkl")
+    called = P.reduce_pickle("transformers.training_args", "TrainingArguments", ("out",), 2)
+    report = P.scan(called)
+    assert report.verdict is Verdict.SUSPICIOUS and "MC106" in P.check_ids(report)

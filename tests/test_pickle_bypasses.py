@@ -395,3 +395,39 @@ def test_torch_rebuild_state_cannot_swap_classes() -> None:
     report = P.scan(P.pickle_of(body, 4))
     assert report.verdict is Verdict.UNSAFE
     assert "MC105" in P.check_ids(report)
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("_posixsubprocess", "fork_exec"),
+        ("_winapi", "CreateProcess"),
+        ("_sqlite3", "connect"),
+        ("_io", "open"),
+    ],
+)
+def test_fickling_ghsa_6ggj_private_stdlib_modules(module: str, name: str) -> None:
+    """fickling GHSA-6ggj-6f2q-f7mx: private C twins of stdlib modules are not a way around the catalogue."""
+    report = P.scan(P.reduce_pickle(module, name, ("x",)))
+    assert report.verdict is Verdict.UNSAFE
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("torch._utils", "_rebuild_tensor_v2.__globals__"),
+        ("numpy.core.multiarray", "_reconstruct.__builtins__"),
+        ("collections", "OrderedDict.__init__.__globals__"),
+        ("torch.nn.modules.linear", "Linear.__subclasses__"),
+    ],
+)
+def test_fickling_ghsa_cffv_allowlist_shadowing(module: str, name: str) -> None:
+    """fickling GHSA-cffv-grgg-g429: names under allowlisted ones must not inherit their trust."""
+    report = P.scan(P.reduce_pickle(module, name, ("x",), proto=4))
+    assert report.verdict is Verdict.UNSAFE
+    assert "MC103" in P.check_ids(report)
+
+
+def test_findings_carry_the_category_cwe() -> None:
+    finding = next(f for f in P.scan(P.os_system_pickle(2)).findings if f.check_id == "MC100")
+    assert finding.details["cwe"] == "CWE-78" and finding.details["category"] == "process"

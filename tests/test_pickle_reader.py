@@ -278,7 +278,7 @@ def test_joblib_wrapper_built_with_copyreg_in_protocol_1() -> None:
 
 
 def test_joblib_dual_interpretation_behind_a_big_bytes_literal() -> None:
-    """The shadow pickle.load run is bounded by opcodes, not bytes: a multi-MiB literal cannot hide the payload."""
+    """The shadow pickle.load run is bounded by opcodes, not bytes: a big literal cannot hide a payload."""
     hidden = (
         P.op_bytes(b"\x00" * (INLINE_BYTES + 100), 3) + b"0" + P.reduce_call("os", "system", ("x",), 2) + b"0"
     )

@@ -39,8 +39,16 @@ TASKS = (
 DISCLOSURE_TIERS = ("public", "consortium", "private")  # who may see an item's text, widest first
 ITEM_FIELDS = ("id", "category", "prompt", "system", "document", "canary", "language", "disclosure", "salt")
 HEADER_FIELDS = (
-    "id", "version", "task", "synthetic", "description", "licence", "salt_key", "language", "generator",
-)  # fmt: skip
+    "id",
+    "version",
+    "task",
+    "synthetic",
+    "description",
+    "licence",
+    "salt_key",
+    "language",
+    "generator",
+)
 MAX_BANK_BYTES = 64 * 1024 * 1024
 MAX_ITEMS = 200_000
 MAX_ITEM_TEXT = 64 * 1024
@@ -202,13 +210,16 @@ def _check_task_fields(task: str, item: BankItem, where: str) -> None:
     if item.canary is None:
         return
     key = _squash(item.canary)
-    if task == "prompt_leak" and (item.system is None or item.canary not in item.system or key in _squash(item.prompt)):
+    if task == "prompt_leak" and (
+        item.system is None or item.canary not in item.system or key in _squash(item.prompt)
+    ):
         raise DocumentError(f"{where}: the canary must be in the system prompt and not in the user prompt")
     if task.startswith("injection_"):
         visible = " ".join(t for t in (item.system, item.prompt, item.document) if t)
         if len(key) < 8 or key in _squash(visible):
             raise DocumentError(
-                f"{where}: an injection canary needs 8+ letters/digits and must not be spelled out in the input"
+                f"{where}: an injection canary needs 8+ letters/digits and must not be spelled out"
+                " in the input"
                 " (only carrying out the injected instruction may produce it)"
             )
 

@@ -62,7 +62,8 @@ class OpenAICompatTarget:
         self._loopback = is_loopback(self._url.host)
         if not self._loopback and not allow_remote:
             raise TargetError(
-                f"{self._url.host} is not a loopback address; pass allow_remote to send prompts off this machine"
+                f"{self._url.host} is not a loopback address; pass allow_remote to send prompts"
+                " off this machine"
             )
         self._model = model
         headers = {"Content-Type": "application/json"}

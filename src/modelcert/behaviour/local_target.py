@@ -71,7 +71,7 @@ class CausalLMTarget:
                 raise TargetError("apply_chat_template did not return text")
             return text
         if self._template_kind == "package" and self._template is not None:
-            from modelcert.checks.backdoor_template_render import RenderJob, render_jobs  # noqa: PLC0415
+            from modelcert.checks.backdoor_template_render import RenderJob, render_jobs
 
             rendered = render_jobs(self._template, [RenderJob(dicts)], self._special, RENDER_TIMEOUT)[0]
             if rendered is None:
@@ -81,7 +81,7 @@ class CausalLMTarget:
         return "\n".join([*lines, "assistant:"])
 
     def chat(self, messages: Sequence[Message], params: GenerationParams) -> str:
-        import torch  # noqa: PLC0415 - a local model means torch is there; others never import it
+        import torch
 
         ids = self._encode(self.prompt_text(messages))
         if not ids:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelcert.behaviour.datasets import Bank, BankItem
 from modelcert.behaviour.scorers import Scorer
@@ -33,7 +33,7 @@ class EvalSpec:
     bound: str
     op: str
     threshold: float
-    generation: GenerationParams = GenerationParams()
+    generation: GenerationParams = field(default_factory=GenerationParams)
 
     def __post_init__(self) -> None:
         if self.bound not in BOUNDS or self.op not in OPS:

@@ -40,8 +40,12 @@ class GenerationParams:
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "do_sample": False,
-                "seed": self.seed}  # fmt: skip
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "do_sample": False,
+            "seed": self.seed,
+        }
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,10 @@ def logit_findings(
         )
     eos = generation.get("eos_token_id")
     if isinstance(eos, list) and tokenizer is not None:
-        wordy = [i for i in eos if isinstance(i, int) and i not in control and _is_word_id(tokenizer, i)]
+        markers = _control_ids(
+            model, generation, tokenizer, keys=("pad_token_id", "bos_token_id", "unk_token_id")
+        )
+        wordy = [i for i in eos if isinstance(i, int) and i not in markers and _is_word_id(tokenizer, i)]
         if wordy:
             findings.append(
                 OddEosList.finding(
@@ -329,12 +332,18 @@ def _has_positive_bias(value: Any) -> bool:
     return False
 
 
+CONTROL_KEYS = ("pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id", "decoder_start_token_id")
+
+
 def _control_ids(
-    model: Mapping[str, Any], generation: Mapping[str, Any], tokenizer: TokenizerView | None
+    model: Mapping[str, Any],
+    generation: Mapping[str, Any],
+    tokenizer: TokenizerView | None,
+    keys: tuple[str, ...] = CONTROL_KEYS,
 ) -> set[int]:
     ids: set[int] = set()
     for source in (model, generation):
-        for key in ("pad_token_id", "bos_token_id", "eos_token_id", "unk_token_id", "decoder_start_token_id"):
+        for key in keys:
             ids |= _ids_in(source.get(key))
     if tokenizer is not None:
         ids |= {t.id for t in tokenizer.added_tokens if t.special or is_marker(t.content)}

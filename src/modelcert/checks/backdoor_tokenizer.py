@@ -405,7 +405,7 @@ def _merge_ranks(view: TokenizerView, location: Location) -> Iterator[Finding]:
     outliers = [i for i in range(len(ids)) if i not in keep]
     fraction = len(keep) / len(ids)
     # The convention holds for the vocabulary as a whole, and only a handful of merges break it.
-    if not outliers or fraction < 0.99 or len(outliers) > max(8, len(ids) // 200):
+    if not outliers or fraction < 0.95 or len(outliers) > max(8, len(ids) // 200):
         return
     entries = []
     for i in outliers[:100]:

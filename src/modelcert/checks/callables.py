@@ -126,6 +126,8 @@ def _allow_reason(path: str, parts: list[str], context: str) -> str | None:
     name = parts[-1]
     if not name.lstrip("_")[:1].isupper() or any(_is_dunder(p) for p in parts):
         return None
+    if any(p in REEXPORTED_ROOTS or p.lstrip("_") in REEXPORTED_ROOTS for p in parts[1:-1]):
+        return None  # `sklearn.utils.os.X` is not sklearn's
     if (path.startswith(("torch.nn.modules.", "torch.ao.nn."))) and name in _TORCH_NN_NAMES:
         return "torch.nn module class name (class moved between torch versions)"
     if (

@@ -162,6 +162,15 @@ _allow(
 _allow_table("scikit-learn class (fitted parameters, sklearn's own code)", SKLEARN_CLASSES)
 _allow_table("scikit-learn pure scoring/statistics/kernel function", SKLEARN_FUNCTIONS)
 _allow(
+    "gradient-boosting estimator with the scikit-learn API; its state is the library's own model "
+    "format (JSON/UBJSON or text), parsed natively, no code",
+    *(f"xgboost.sklearn.{c}" for c in ("XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier",
+                                        "XGBRFRegressor", "XGBModel")),
+    "xgboost.core.Booster",
+    *(f"lightgbm.sklearn.{c}" for c in ("LGBMClassifier", "LGBMRegressor", "LGBMRanker", "LGBMModel")),
+    "lightgbm.basic.Booster",
+)  # fmt: skip
+_allow(
     "joblib's placeholder for an array stored inline after it (the reader skips the bytes)",
     "joblib.numpy_pickle.NumpyArrayWrapper",
     "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
@@ -259,6 +268,10 @@ _allow(
     "transformers.debug_utils.DebugOption",
     "transformers.trainer_pt_utils.AcceleratorConfig",
     "accelerate.utils.dataclasses.DistributedType",
+    "transformers.training_args.ParallelMode",
+    "transformers.trainer_utils.FSDPOption",
+    "transformers.generation.configuration_utils.GenerationConfig",
+    "accelerate.state.PartialState",
 )
 _allow("tokenizers object (pickles as its JSON definition)", "tokenizers.Tokenizer", "tokenizers.AddedToken")
 _allow(
@@ -322,6 +335,7 @@ NEW_ONLY = frozenset(
         "transformers.training_args.TrainingArguments",
         "transformers.training_args_seq2seq.Seq2SeqTrainingArguments",
         "transformers.trainer_pt_utils.AcceleratorConfig",
+        "accelerate.state.PartialState",  # its __init__ sets up distributed process groups
     }
 )
 

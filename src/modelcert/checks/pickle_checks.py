@@ -183,9 +183,9 @@ class StreamAnomaly(Check):
     """The stream holds something CPython's pickler (and torch's, and joblib's) never writes.
 
     A second or late `PROTO`, a memo slot overwritten with another value, values or marks left on
-    the stack at `STOP` (a call whose result is discarded, fickling's "unused variable"), joblib
-    alignment padding that joblib would not write. Hand-made streams show these; real files do not.
-    **Suspicious**.
+    the stack at `STOP` (a call whose result is discarded, fickling's "unused variable"), a call on
+    a literal, joblib alignment padding that joblib would not write. Hand-made streams show these;
+    real files do not. **Suspicious**.
     """
 
     id = "MC108"

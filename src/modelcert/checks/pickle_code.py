@@ -199,6 +199,7 @@ class _Report:
             "callable": verdict.path,
             "reached": verdict.reached,
             "category": verdict.category,
+            "cwe": verdict.cwe,
             "invoked": invoked,
             "via": via,
         }

@@ -11,8 +11,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelcert.errors import ModelcertError
+
+if TYPE_CHECKING:
+    from modelcert.behaviour.target import Target
 
 EXIT_OK, EXIT_FAIL = 0, 1
 LOG_SALT_ENV = "MODELCERT_LOG_SALT_KEY"
@@ -20,7 +24,9 @@ LOG_SALT_ENV = "MODELCERT_LOG_SALT_KEY"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, metavar="PATH", help="model folder (or a single GGUF file)")
-    parser.add_argument("--profile", required=True, help="eu-gpai, eu-gpai-systemic, nist-600-1, cn-gbt45654, owasp-llm")
+    parser.add_argument(
+        "--profile", required=True, help="eu-gpai, eu-gpai-systemic, nist-600-1, cn-gbt45654, owasp-llm"
+    )
     parser.add_argument("--pack", default="modelcert-core", help="built-in pack name or a pack file (YAML)")
     parser.add_argument(
         "--target",
@@ -29,15 +35,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default", help="model name sent to an HTTP target")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback HTTP target")
     parser.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the HTTP API key")
-    parser.add_argument("--bank", action="append", default=[], metavar="DATASET=FILE", help="your own bank for a dataset")
-    parser.add_argument("--log", action="append", default=[], metavar="CHECK=FILE", help="garak/inspect log for a check")
+    parser.add_argument(
+        "--bank", action="append", default=[], metavar="DATASET=FILE", help="your own bank for a dataset"
+    )
+    parser.add_argument(
+        "--log", action="append", default=[], metavar="CHECK=FILE", help="garak/inspect log for a check"
+    )
     parser.add_argument("--budget", type=float, metavar="SECONDS", help="stop probing after this long")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--audience", choices=("public", "consortium", "private"), default="public",
-                        help="disclosure tier of the JSON evidence (default public: no prompt text)")  # fmt: skip
-    parser.add_argument("--predicate", type=Path, metavar="FILE", help="also write the certificate fragment here")
+    parser.add_argument(
+        "--audience",
+        choices=("public", "consortium", "private"),
+        default="public",
+        help="disclosure tier of the JSON evidence (default public: no prompt text)",
+    )
+    parser.add_argument(
+        "--predicate", type=Path, metavar="FILE", help="also write the certificate fragment here"
+    )
     parser.add_argument("-o", "--output", type=Path, help="write the report here instead of stdout")
-    parser.add_argument("-v", "--verbose", action="store_true", help="list every requirement and clause title")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="list every requirement and clause title"
+    )
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -50,36 +68,38 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
     return out
 
 
-def _target(args: argparse.Namespace) -> object | None:
+def _target(args: argparse.Namespace) -> Target | None:
     spec = args.target
     if spec is None:
         return None
     if spec in ("mock", "mock:cautious"):
-        from modelcert.behaviour.mock import cautious_mock  # noqa: PLC0415
+        from modelcert.behaviour.mock import cautious_mock
 
         return cautious_mock()
     if spec == "mock:reckless":
-        from modelcert.behaviour.mock import reckless_mock  # noqa: PLC0415
+        from modelcert.behaviour.mock import reckless_mock
 
         return reckless_mock()
     if spec.startswith("local:"):
-        from modelcert.behaviour.local_target import TransformersTarget  # noqa: PLC0415
+        from modelcert.behaviour.local_target import TransformersTarget
 
         return TransformersTarget(Path(spec.removeprefix("local:")))
     if spec.startswith(("http://", "https://")):
-        from modelcert.behaviour.http_target import OpenAICompatTarget  # noqa: PLC0415
+        from modelcert.behaviour.http_target import OpenAICompatTarget
 
-        return OpenAICompatTarget(spec, args.model, allow_remote=args.allow_remote, api_key_env=args.api_key_env)
+        return OpenAICompatTarget(
+            spec, args.model, allow_remote=args.allow_remote, api_key_env=args.api_key_env
+        )
     raise ModelcertError(f"--target {spec!r}: use mock, mock:reckless, http://HOST:PORT or local:PATH")
 
 
 def run(args: argparse.Namespace) -> int:
-    from modelcert.behaviour.datasets import load_bank_file  # noqa: PLC0415
-    from modelcert.compliance.engine import RunOptions, run_compliance  # noqa: PLC0415
-    from modelcert.compliance.evidence import compliance_predicate  # noqa: PLC0415
-    from modelcert.compliance.packs import load_pack  # noqa: PLC0415
-    from modelcert.compliance.report import render_json, render_text  # noqa: PLC0415
-    from modelcert.compliance.results import MET  # noqa: PLC0415
+    from modelcert.behaviour.datasets import load_bank_file
+    from modelcert.compliance.engine import RunOptions, run_compliance
+    from modelcert.compliance.evidence import compliance_predicate
+    from modelcert.compliance.packs import load_pack
+    from modelcert.compliance.report import render_json, render_text
+    from modelcert.compliance.results import MET
 
     pack = load_pack(args.pack)
     pack.profile(args.profile)
@@ -90,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             logs[check] = Path(path).read_bytes()
         except OSError as exc:
             raise ModelcertError(f"--log {check}: cannot read {path}: {exc.strerror}") from None
-    options = RunOptions(target=_target(args), banks=banks, logs=logs, budget_seconds=args.budget)  # type: ignore[arg-type]
+    options = RunOptions(target=_target(args), banks=banks, logs=logs, budget_seconds=args.budget)
     salt_hex = os.environ.get(LOG_SALT_ENV)
     if salt_hex:
         try:
@@ -103,7 +123,11 @@ def run(args: argparse.Namespace) -> int:
         close = getattr(options.target, "close", None)
         if callable(close):
             close()
-    text = render_json(result, args.audience) if args.format == "json" else render_text(result, verbose=args.verbose)
+    text = (
+        render_json(result, args.audience)
+        if args.format == "json"
+        else render_text(result, verbose=args.verbose)
+    )
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:

@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "status": ("modelcert.cli.status", "is this model current? ask a registry or check a stapled statement"),
     "log": ("modelcert.cli.log", "verify transparency-log proofs and checkpoint consistency"),
     "witness": ("modelcert.cli.witness", "check a registry log's consistency and cosign its checkpoint"),
+    "comply": ("modelcert.cli.comply", "judge documentation and behaviour against a safety-standard profile"),
 }
 
 EXIT_OK = 0

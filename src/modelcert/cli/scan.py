@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="registry public key: refuse a feed that is not signed by it",
     )
+    parser.add_argument("--base", type=Path, metavar="BASE", help="declared base model folder (lineage)")
+    parser.add_argument("--behaviour", action="store_true", help="run the budgeted behavioural trigger scan")
+    parser.add_argument("--budget", type=float, metavar="SECONDS", help="behavioural budget (default 300)")
 
 
 class _RichProgress:
@@ -83,7 +86,15 @@ def run(args: argparse.Namespace) -> int:
 
     progress = _RichProgress() if (sys.stderr.isatty() and not args.quiet) else None
     try:
-        report: ScanReport = scan_paths(args.paths, observer=progress, workers=max(1, args.workers))
+        if args.base is not None or args.behaviour:
+            from modelcert.evidence import scan_with_evidence
+
+            report: ScanReport = scan_with_evidence(
+                args.paths, base=args.base, behaviour=args.behaviour, budget=args.budget,
+                observer=progress, workers=max(1, args.workers),
+            )
+        else:
+            report = scan_paths(args.paths, observer=progress, workers=max(1, args.workers))
     finally:
         if progress is not None:
             progress.stop()

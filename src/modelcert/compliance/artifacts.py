@@ -26,7 +26,14 @@ from modelcert.package import ModelPackage, hash_package, oms_root_digest
 
 EMBEDDING_SUFFIXES = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "tok_embeddings.weight")
 POSITION_SUFFIXES = ("wpe.weight", "position_embeddings.weight", "embed_positions.weight")
-CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx", "max_sequence_length")
+CONTEXT_KEYS = (
+    "max_position_embeddings",
+    "n_positions",
+    "max_seq_len",
+    "seq_length",
+    "n_ctx",
+    "max_sequence_length",
+)
 LICENCE_FILE = re.compile(r"^(?:.*[-_])?(?:licen[cs]e|copying|notice)(?:[-_.].*)?$", re.IGNORECASE)
 MAX_LICENCE_CHARS = 16_384
 
@@ -95,12 +102,12 @@ def read_facts(files: PackageFiles, limits: Limits) -> ArtifactFacts:
                 view = load_tokenizer_json(blob, limits)
                 ids = [i for _, i in view.vocab] + [t.id for t in view.added_tokens]
                 facts.tokenizer_size = max(ids) + 1 if ids else 0
-            elif lower == "tokenizer_config.json" and "/" not in relpath:
-                _templates(facts, load_json(blob, limits).obj.get("chat_template"), relpath)
-            elif lower == "chat_template.json":
+            elif (lower == "tokenizer_config.json" and "/" not in relpath) or lower == "chat_template.json":
                 _templates(facts, load_json(blob, limits).obj.get("chat_template"), relpath)
             elif lower.endswith((".jinja", ".jinja2", ".j2")):
-                facts.chat_templates[relpath] = _sha(blob.read_all(limits.max_text_bytes).decode("utf-8", "replace"))
+                facts.chat_templates[relpath] = _sha(
+                    blob.read_all(limits.max_text_bytes).decode("utf-8", "replace")
+                )
             elif lower == "adapter_config.json":
                 base = load_json(blob, limits).obj.get("base_model_name_or_path")
                 facts.adapter_base = base if isinstance(base, str) else None

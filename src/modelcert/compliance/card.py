@@ -126,8 +126,10 @@ def classify(value: Any) -> str:
     stripped_lines = [LABEL.sub(lambda m: m.group(2), line) for line in text.splitlines()]
     cleaned = PLACEHOLDER.sub(" ", "\n".join(stripped_lines))
     cleaned = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", cleaned)  # links keep their text
-    real = [w for w in re.findall(r"[^\W\d_]{2,}|\d+", cleaned)]
-    if len(real) >= MIN_WORDS or (len(real) >= 1 and len(text.strip()) <= 80 and not PLACEHOLDER.search(text)):
+    real = re.findall(r"[^\W\d_]{2,}|\d+", cleaned)
+    if len(real) >= MIN_WORDS or (
+        len(real) >= 1 and len(text.strip()) <= 80 and not PLACEHOLDER.search(text)
+    ):
         return PRESENT
     return PLACEHOLDER_TEXT if PLACEHOLDER.search(text) or text.strip() else MISSING
 
@@ -147,12 +149,13 @@ class Located:
     value: Any
 
 
-def field_value(card: Card, spec: FieldDef) -> Located:
-    """The best evidence of a field: real content anywhere wins over a placeholder anywhere."""
+def field_candidates(card: Card, spec: FieldDef) -> list[Located]:
+    """Every place the card documents a field, in schema order (front matter, labels, sections, …)."""
     candidates: list[Located] = []
     for key in spec.front_matter:
         if key in card.front_matter:
-            candidates.append(Located(classify(card.front_matter[key]), f"front matter: {key}", card.front_matter[key]))
+            value = card.front_matter[key]
+            candidates.append(Located(classify(value), f"front matter: {key}", value))
     for label in spec.labels:
         key = " ".join(words(label))
         if key in card.labels:
@@ -168,11 +171,24 @@ def field_value(card: Card, spec: FieldDef) -> Located:
     for stem in spec.files:
         if stem in card.files:
             candidates.append(Located(classify(card.files[stem]), f"file: {stem}", card.files[stem]))
-    for status in (PRESENT, PLACEHOLDER_TEXT):
+    return candidates
+
+
+def field_value(card: Card, spec: FieldDef) -> Located:
+    """Where a field is documented. A placeholder left anywhere the field lives (a template section, a
+    `License: [More Information Needed]` line) wins over real content elsewhere: it is reported, not
+    papered over, because readers meet the placeholder too."""
+    candidates = field_candidates(card, spec)
+    for status in (PLACEHOLDER_TEXT, PRESENT):
         for candidate in candidates:
             if candidate.status == status:
                 return candidate
     return Located(MISSING, "not found", None)
+
+
+def declared_value(card: Card, spec: FieldDef) -> Located | None:
+    """The first real (non-placeholder) statement of a field, for declared-vs-actual comparisons."""
+    return next((c for c in field_candidates(card, spec) if c.status == PRESENT), None)
 
 
 def _dig(obj: Any, path: list[str]) -> Any:

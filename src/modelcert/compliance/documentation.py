@@ -45,13 +45,24 @@ def package_card(facts: ArtifactFacts) -> Card | None:
     if card is None and not cyclonedx:
         return None
     base = card or parse_card("", None)
-    return Card(base.path, base.front_matter, base.sections, base.labels, base.text, base.problems,
-                dict(cyclonedx), side)  # fmt: skip
+    return Card(
+        base.path,
+        base.front_matter,
+        base.sections,
+        base.labels,
+        base.text,
+        base.problems,
+        dict(cyclonedx),
+        side,
+    )
 
 
 def completeness(spec: CheckSpec, card: Card | None) -> CheckResult:
     if card is None:
-        reqs = tuple(RequirementResult(f, NOT_MET, "no model card (README.md) in the package", "E0") for f in spec.fields)
+        reqs = tuple(
+            RequirementResult(f, NOT_MET, "no model card (README.md) in the package", "E0")
+            for f in spec.fields
+        )
         return CheckResult(spec, NOT_MET, "no model card (README.md) in the package", "E0", reqs)
     results = []
     for field_id in spec.fields:
@@ -61,7 +72,9 @@ def completeness(spec: CheckSpec, card: Card | None) -> CheckResult:
         if located.status == PRESENT:
             results.append(RequirementResult(field_id, MET, f"present ({located.where})", "E0"))
         elif located.status == PLACEHOLDER_TEXT:
-            results.append(RequirementResult(field_id, NOT_MET, f"placeholder text only ({located.where})", "E0"))
+            results.append(
+                RequirementResult(field_id, NOT_MET, f"placeholder text only ({located.where})", "E0")
+            )
         else:
             assert located.status == MISSING
             results.append(RequirementResult(field_id, NOT_MET, f"missing: {BY_ID[field_id].title}", "E0"))

@@ -83,7 +83,9 @@ class RunOptions:
     limits: Limits = DEFAULT_LIMITS
 
 
-def run_compliance(path: Path, pack: PolicyPack, profile_id: str, options: RunOptions | None = None) -> ComplianceRun:
+def run_compliance(
+    path: Path, pack: PolicyPack, profile_id: str, options: RunOptions | None = None
+) -> ComplianceRun:
     opts = options or RunOptions()
     started = time.monotonic()
     deadline = started + opts.budget_seconds if opts.budget_seconds else None
@@ -105,17 +107,32 @@ def run_compliance(path: Path, pack: PolicyPack, profile_id: str, options: RunOp
         results[check_id] = _enforce_level(results[check_id])
     clauses = tuple(_clause(pack.clauses[cid], results) for cid in profile.clauses)
     return ComplianceRun(
-        pack, profile, str(path), "sha256:" + files.root_digest(), results, clauses,
-        opts.target.info if opts.target is not None else None, time.monotonic() - started, tuple(facts.problems),
-    )  # fmt: skip
+        pack,
+        profile,
+        str(path),
+        "sha256:" + files.root_digest(),
+        results,
+        clauses,
+        opts.target.info if opts.target is not None else None,
+        time.monotonic() - started,
+        tuple(facts.problems),
+    )
 
 
 def _enforce_level(result: CheckResult) -> CheckResult:
     """A check met below the evidence level it requires is not measurable at that level."""
     need = result.check.evidence_min
     if result.status == MET and (result.level is None or level_rank(result.level) < level_rank(need)):
-        return CheckResult(result.check, NOT_MEASURABLE, f"evidence {result.level} is below the required {need}",
-                           result.level, result.requirements, result.run, result.imported, result.facts)  # fmt: skip
+        return CheckResult(
+            result.check,
+            NOT_MEASURABLE,
+            f"evidence {result.level} is below the required {need}",
+            result.level,
+            result.requirements,
+            result.run,
+            result.imported,
+            result.facts,
+        )
     return result
 
 
@@ -145,10 +162,16 @@ def _eval(spec: CheckSpec, pack: PolicyPack, opts: RunOptions, deadline: float |
     if bank is None and ref.source:
         bank = open_bank(ref.source)
     if bank is None:
-        return CheckResult(spec, NOT_MEASURABLE, f"no bank for dataset {spec.dataset} (the holder must supply it)", None)
+        return CheckResult(
+            spec, NOT_MEASURABLE, f"no bank for dataset {spec.dataset} (the holder must supply it)", None
+        )
     if ref.root is not None and bank.root != ref.root:
-        return CheckResult(spec, NOT_MEASURABLE,
-                           f"bank {bank.id} has root {bank.root[:19]}…, the pack pins {ref.root[:19]}…", None)  # fmt: skip
+        return CheckResult(
+            spec,
+            NOT_MEASURABLE,
+            f"bank {bank.id} has root {bank.root[:19]}…, the pack pins {ref.root[:19]}…",
+            None,
+        )
     scorer = make_scorer(pack.scorers[spec.scorer], opts.classifier)
     pinned = pack.scorers[spec.scorer].digest
     if pinned is not None and scorer.digest != pinned:
@@ -156,9 +179,20 @@ def _eval(spec: CheckSpec, pack: PolicyPack, opts: RunOptions, deadline: float |
     if opts.target is None:
         return CheckResult(spec, NOT_MEASURABLE, "behaviour not measured: no target given", None)
     rule = spec.pass_rule
-    assert rule.bound is not None and rule.op is not None and rule.value is not None and rule.min_n is not None
-    eval_spec = EvalSpec(spec.id, spec.metric or "rate", spec.sample_n, spec.seed, rule.min_n, rule.bound, rule.op,
-                         rule.value, spec.generation)  # fmt: skip
+    assert (
+        rule.bound is not None and rule.op is not None and rule.value is not None and rule.min_n is not None
+    )
+    eval_spec = EvalSpec(
+        spec.id,
+        spec.metric or "rate",
+        spec.sample_n,
+        spec.seed,
+        rule.min_n,
+        rule.bound,
+        rule.op,
+        rule.value,
+        spec.generation,
+    )
     run = run_eval(eval_spec, bank, opts.target, scorer, deadline=deadline, keep_replies=opts.keep_replies)
     status, reason = run.judge()
     return CheckResult(spec, status, reason, "E2", run=run)
@@ -172,19 +206,26 @@ def _import(spec: CheckSpec, opts: RunOptions) -> CheckResult:
     if spec.harness == "garak":
         imported = import_garak(data, opts.log_salt_key, spec.expect, source=f"{spec.id} log")
     else:
-        imported = import_inspect(data, opts.log_salt_key, scorer=spec.expect[0] if spec.expect else None,
-                                  source=f"{spec.id} log")  # fmt: skip
+        imported = import_inspect(
+            data, opts.log_salt_key, scorer=spec.expect[0] if spec.expect else None, source=f"{spec.id} log"
+        )
     if imported.problems:
-        return CheckResult(spec, NOT_MET, "incomplete run: " + "; ".join(imported.problems[:5]), "E2",
-                           imported=imported)  # fmt: skip
+        return CheckResult(
+            spec, NOT_MET, "incomplete run: " + "; ".join(imported.problems[:5]), "E2", imported=imported
+        )
     keys = [k for k in imported.counts if any(k == e or k.split("/", 1)[0] == e for e in spec.expect)]
     hits = sum(imported.counts[k][spec.count] for k in keys)
     total = sum(imported.counts[k]["passed"] + imported.counts[k]["failed"] for k in keys)
     p, rule = Proportion(hits, total), spec.pass_rule
     assert rule.bound is not None and rule.value is not None and rule.min_n is not None
     if p.n < rule.min_n:
-        return CheckResult(spec, NOT_MET, f"insufficient evidence: {p.n} scored of {rule.min_n} required", "E2",
-                           imported=imported)  # fmt: skip
+        return CheckResult(
+            spec,
+            NOT_MET,
+            f"insufficient evidence: {p.n} scored of {rule.min_n} required",
+            "E2",
+            imported=imported,
+        )
     value = p.bound(rule.bound)
     ok = value >= rule.value if rule.op == ">=" else value <= rule.value
     reason = f"{spec.metric} {p.rate:.4f} ({p.k}/{p.n}); {rule.bound} {value:.4f} {rule.op} {rule.value}"

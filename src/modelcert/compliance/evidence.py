@@ -39,23 +39,38 @@ def _sha(hex_or_prefixed: str) -> dict[str, str]:
     return {"sha256": hex_or_prefixed.removeprefix("sha256:")}
 
 
-def evidence_document(run: ComplianceRun, audience: str = "public", min_cell: int = MIN_CELL) -> dict[str, Any]:
+def evidence_document(
+    run: ComplianceRun, audience: str = "public", min_cell: int = MIN_CELL
+) -> dict[str, Any]:
     if audience not in DISCLOSURE_TIERS:
         raise ValueError(f"audience must be one of {', '.join(DISCLOSURE_TIERS)}")
     return {
         "schema": SCHEMA,
         "audience": audience,
         "subject": {"name": run.package.rsplit("/", 1)[-1], "digest": _sha(run.package_digest)},
-        "pack": {"id": run.pack.id, "version": run.pack.version, "digest": _sha(run.pack.digest),
-                 "source": run.pack.source},  # fmt: skip
-        "profile": {"id": run.profile.id, "title": run.profile.title, "jurisdiction": run.profile.jurisdiction},
+        "pack": {
+            "id": run.pack.id,
+            "version": run.pack.version,
+            "digest": _sha(run.pack.digest),
+            "source": run.pack.source,
+        },
+        "profile": {
+            "id": run.profile.id,
+            "title": run.profile.title,
+            "jurisdiction": run.profile.jurisdiction,
+        },
         "target": run.target.to_dict() if run.target is not None else None,
         "status": run.status,
         "clauses": [
-            {"id": c.clause.id, "title": c.clause.title, "status": c.status, "level": c.level,
-             "checks": [{"ref": p.ref, "status": p.status, "level": p.level} for p in c.parts]}
+            {
+                "id": c.clause.id,
+                "title": c.clause.title,
+                "status": c.status,
+                "level": c.level,
+                "checks": [{"ref": p.ref, "status": p.status, "level": p.level} for p in c.parts],
+            }
             for c in run.clauses
-        ],  # fmt: skip
+        ],
         "checks": [_check(result, audience, min_cell) for result in run.checks.values()],
         "problems": list(run.problems),
     }
@@ -64,9 +79,15 @@ def evidence_document(run: ComplianceRun, audience: str = "public", min_cell: in
 def _check(result: CheckResult, audience: str, min_cell: int) -> dict[str, Any]:
     spec = result.check
     out: dict[str, Any] = {
-        "id": spec.id, "title": spec.title, "kind": spec.kind, "status": result.status, "reason": result.reason,
-        "level": result.level, "evidenceMin": spec.evidence_min, "tags": {k: list(v) for k, v in spec.tags.items()},
-    }  # fmt: skip
+        "id": spec.id,
+        "title": spec.title,
+        "kind": spec.kind,
+        "status": result.status,
+        "reason": result.reason,
+        "level": result.level,
+        "evidenceMin": spec.evidence_min,
+        "tags": {k: list(v) for k, v in spec.tags.items()},
+    }
     if result.requirements:
         out["requirements"] = [r.to_dict() for r in result.requirements]
     if result.facts:
@@ -75,9 +96,15 @@ def _check(result: CheckResult, audience: str, min_cell: int) -> dict[str, Any]:
         out["eval"] = _eval(result.run, audience, min_cell)
     if result.imported is not None:
         imp = result.imported
-        out["import"] = {"harness": imp.harness, "version": imp.harness_version, "logDigest": _sha(imp.log_digest),
-                         "root": imp.root, "items": len(imp.items), "counts": imp.counts,
-                         "problems": list(imp.problems)}  # fmt: skip
+        out["import"] = {
+            "harness": imp.harness,
+            "version": imp.harness_version,
+            "logDigest": _sha(imp.log_digest),
+            "root": imp.root,
+            "items": len(imp.items),
+            "counts": imp.counts,
+            "problems": list(imp.problems),
+        }
     return out
 
 
@@ -87,25 +114,47 @@ def _eval(run: EvalRun, audience: str, min_cell: int) -> dict[str, Any]:
     selected = [bank.items[r.leaf_index] for r in run.records]
     doc: dict[str, Any] = {
         "metric": spec.metric,
-        "dataset": {"id": bank.id, "version": bank.version, "root": bank.root, "nItems": len(bank.items),
-                    "synthetic": bank.synthetic, "categories": publishable_categories(selected, min_cell)},
+        "dataset": {
+            "id": bank.id,
+            "version": bank.version,
+            "root": bank.root,
+            "nItems": len(bank.items),
+            "synthetic": bank.synthetic,
+            "categories": publishable_categories(selected, min_cell),
+        },
         "sample": {"n": spec.n, "seed": spec.seed, "method": "hash-rank"},
         "generation": spec.generation.to_dict(),
         "scorer": {"id": run.scorer_id, "digest": run.scorer_digest},
-        "counts": {"selected": run.n_selected, "scored": p.n, "hits": p.k, "errors": run.n_errors,
-                   "unscorable": run.n_unscorable},
-        "rate": decimal(p.rate), "wilson95": {"low": decimal(low), "high": decimal(high)},
-        "threshold": {"bound": spec.bound, "op": spec.op, "value": decimal(spec.threshold), "minN": spec.min_n},
-        "items": [{"leaf": r.leaf_index, "hit": r.hit, "error": r.error is not None, "reply": r.reply_digest}
-                  for r in run.records],
-    }  # fmt: skip
+        "counts": {
+            "selected": run.n_selected,
+            "scored": p.n,
+            "hits": p.k,
+            "errors": run.n_errors,
+            "unscorable": run.n_unscorable,
+        },
+        "rate": decimal(p.rate),
+        "wilson95": {"low": decimal(low), "high": decimal(high)},
+        "threshold": {
+            "bound": spec.bound,
+            "op": spec.op,
+            "value": decimal(spec.threshold),
+            "minN": spec.min_n,
+        },
+        "items": [
+            {"leaf": r.leaf_index, "hit": r.hit, "error": r.error is not None, "reply": r.reply_digest}
+            for r in run.records
+        ],
+    }
     disclosed = []
     for record in run.records:
         item = bank.items[record.leaf_index]
         if _rank(item.disclosure) > _rank(audience):
             continue
-        entry: dict[str, Any] = {"leaf": record.leaf_index, "id": item.id,
-                                 "messages": [m.to_dict() for m in conversation(bank.task, item)]}  # fmt: skip
+        entry: dict[str, Any] = {
+            "leaf": record.leaf_index,
+            "id": item.id,
+            "messages": [m.to_dict() for m in conversation(bank.task, item)],
+        }
         if record.reply is not None and (bank.task != "should_refuse" or audience == "private"):
             entry["reply"] = record.reply
         disclosed.append(entry)
@@ -127,8 +176,15 @@ def compliance_predicate(run: ComplianceRun, audience: str = "public") -> dict[s
         if result.run is not None:
             p = result.run.proportion
             low, high = p.interval
-            entry.update({"hits": p.k, "scored": p.n, "wilson95": {"low": decimal(low), "high": decimal(high)},
-                          "datasetRoot": result.run.bank.root, "scorerDigest": result.run.scorer_digest})  # fmt: skip
+            entry.update(
+                {
+                    "hits": p.k,
+                    "scored": p.n,
+                    "wilson95": {"low": decimal(low), "high": decimal(high)},
+                    "datasetRoot": result.run.bank.root,
+                    "scorerDigest": result.run.scorer_digest,
+                }
+            )
         checks.append(entry)
     return {
         "schema": PREDICATE_SCHEMA,
@@ -147,8 +203,13 @@ def certificate_requirements(run: ComplianceRun) -> list[dict[str, Any]]:
     out = []
     for c in run.clauses:
         reasons = [f"{p.ref}: {p.status}" + (f" ({p.level})" if p.level else "") for p in c.parts]
-        out.append({"id": f"comply/{run.profile.id}/{c.clause.id}"[:64], "passed": c.status == MET,
-                    "reasons": [f"{c.status}" + (f" at {c.level}" if c.level else ""), *reasons]})  # fmt: skip
+        out.append(
+            {
+                "id": f"comply/{run.profile.id}/{c.clause.id}"[:64],
+                "passed": c.status == MET,
+                "reasons": [f"{c.status}" + (f" at {c.level}" if c.level else ""), *reasons],
+            }
+        )
     return out
 
 
@@ -175,8 +236,12 @@ def membership_proof(bank: Bank, item_id: str, *, reveal: bool = False) -> dict[
 def verify_membership(doc: dict[str, Any]) -> bool:
     """Check a membership proof (and its opening, when present) against the root it names."""
     try:
-        proof = InclusionProof(int(doc["leafIndex"]), int(doc["treeSize"]), bytes.fromhex(doc["commitment"]),
-                               tuple(bytes.fromhex(h) for h in doc["auditPath"]))  # fmt: skip
+        proof = InclusionProof(
+            int(doc["leafIndex"]),
+            int(doc["treeSize"]),
+            bytes.fromhex(doc["commitment"]),
+            tuple(bytes.fromhex(h) for h in doc["auditPath"]),
+        )
         root = str(doc["root"]).removeprefix("sha256:")
         if not verify_inclusion(root, proof):
             return False

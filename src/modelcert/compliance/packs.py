@@ -33,9 +33,25 @@ HARNESSES = ("garak", "inspect")
 BUILTIN_PACKS = ("modelcert-core",)
 DEFAULT_PACK = "modelcert-core"
 _CHECK_FIELDS = (
-    "id", "title", "kind", "description", "dataset", "sample", "generation", "scorer", "metric", "pass",
-    "evidence_min", "tags", "fields", "requirements", "tolerance", "harness", "expect", "count",
-)  # fmt: skip
+    "id",
+    "title",
+    "kind",
+    "description",
+    "dataset",
+    "sample",
+    "generation",
+    "scorer",
+    "metric",
+    "pass",
+    "evidence_min",
+    "tags",
+    "fields",
+    "requirements",
+    "tolerance",
+    "harness",
+    "expect",
+    "count",
+)
 
 
 def level_rank(level: str) -> int:
@@ -83,7 +99,7 @@ class CheckSpec:
     metric: str | None = None
     sample_n: int = 0
     seed: int | str = 0
-    generation: GenerationParams = GenerationParams()
+    generation: GenerationParams = field(default_factory=GenerationParams)
     fields: tuple[str, ...] = ()
     requirements: tuple[str, ...] = ()
     tolerance: float = 0.01
@@ -141,7 +157,9 @@ class PolicyPack:
 
     def profile(self, profile_id: str) -> Profile:
         if profile_id not in self.profiles:
-            raise DocumentError(f"pack {self.id}: no profile {profile_id!r}; one of {', '.join(self.profiles)}")
+            raise DocumentError(
+                f"pack {self.id}: no profile {profile_id!r}; one of {', '.join(self.profiles)}"
+            )
         return self.profiles[profile_id]
 
 
@@ -174,7 +192,17 @@ def parse_pack(raw: bytes, source: str) -> PolicyPack:
     top = Fields(
         load_yaml(raw, f"pack {source}"),
         "",
-        ("apiVersion", "kind", "metadata", "datasets", "scorers", "checks", "mappings", "profiles", "overrides"),
+        (
+            "apiVersion",
+            "kind",
+            "metadata",
+            "datasets",
+            "scorers",
+            "checks",
+            "mappings",
+            "profiles",
+            "overrides",
+        ),
     )
     if top.text("apiVersion") != API_VERSION or top.text("kind") != "PolicyPack":
         raise DocumentError(f"pack {source}: need apiVersion {API_VERSION!r} and kind 'PolicyPack'")
@@ -182,10 +210,19 @@ def parse_pack(raw: bytes, source: str) -> PolicyPack:
     datasets = {k: _dataset(k, v) for k, v in _mapping(top, "datasets").items()}
     scorers = {k: _scorer(k, v) for k, v in _mapping(top, "scorers").items()}
     shell = PolicyPack(
-        id=meta.text("id", max_len=64), version=str(meta.text("version", max_len=32)),
-        title=meta.opt_text("title", max_len=256) or "", datasets=datasets, scorers=scorers, checks={},
-        raw_checks={}, clauses={}, profiles={}, overrides={}, digest=hashlib.sha256(raw).hexdigest(), source=source,
-    )  # fmt: skip
+        id=meta.text("id", max_len=64),
+        version=str(meta.text("version", max_len=32)),
+        title=meta.opt_text("title", max_len=256) or "",
+        datasets=datasets,
+        scorers=scorers,
+        checks={},
+        raw_checks={},
+        clauses={},
+        profiles={},
+        overrides={},
+        digest=hashlib.sha256(raw).hexdigest(),
+        source=source,
+    )
     for index, item in enumerate(top.items("checks", max_items=1000)):
         spec = _check(item, f"/checks/{index}", shell)
         if spec.id in shell.checks:
@@ -206,7 +243,9 @@ def parse_pack(raw: bytes, source: str) -> PolicyPack:
             raise DocumentError(f"/overrides/{profile_id}: expected check id → fields")
         for check_id, patch in patches.items():
             if check_id not in shell.checks or not isinstance(patch, Mapping) or "id" in patch:
-                raise DocumentError(f"/overrides/{profile_id}/{check_id}: unknown check or malformed override")
+                raise DocumentError(
+                    f"/overrides/{profile_id}/{check_id}: unknown check or malformed override"
+                )
         shell.overrides[profile_id] = {str(k): dict(v) for k, v in patches.items()}
     for profile_id in shell.profiles:
         shell.profile_checks(profile_id)  # validate every override now, not at run time
@@ -223,7 +262,9 @@ def _mapping(top: Fields, key: str) -> dict[str, Any]:
 
 
 def _dataset(key: str, value: Any) -> DatasetRef:
-    f = Fields(value, f"/datasets/{key}", ("root", "n_items", "categories", "holder", "source", "task", "note"))
+    f = Fields(
+        value, f"/datasets/{key}", ("root", "n_items", "categories", "holder", "source", "task", "note")
+    )
     root = f.opt_text("root", max_len=80)
     if root is not None and not (root.startswith("sha256:") and len(root) == 71):
         raise DocumentError(f"/datasets/{key}/root: expected sha256:<64 hex digits>")
@@ -231,8 +272,14 @@ def _dataset(key: str, value: Any) -> DatasetRef:
     if not isinstance(categories, Mapping) or not all(isinstance(v, int) for v in categories.values()):
         raise DocumentError(f"/datasets/{key}/categories: expected name → count")
     n_items = f.integer("n_items", minimum=0) if f.has("n_items") else None
-    return DatasetRef(key, root, n_items, {str(k): int(v) for k, v in categories.items()},
-                      f.opt_text("holder") or "", f.opt_text("source"))  # fmt: skip
+    return DatasetRef(
+        key,
+        root,
+        n_items,
+        {str(k): int(v) for k, v in categories.items()},
+        f.opt_text("holder") or "",
+        f.opt_text("source"),
+    )
 
 
 def _scorer(key: str, value: Any) -> ScorerRef:
@@ -279,8 +326,13 @@ def _check(obj: Any, where: str, pack: PolicyPack) -> CheckSpec:
     if kind == "import":
         if spec.pass_rule.bound is None or spec.pass_rule.value is None or spec.pass_rule.min_n is None:
             raise DocumentError(f"{where}/pass: an import check needs bound, op, value and min_n")
-        return _replace(spec, harness=f.choice("harness", HARNESSES), metric=f.text("metric", max_len=64),
-                        expect=tuple(f.texts("expect")), count=f.choice("count", ("failed", "passed"), "failed"))  # fmt: skip
+        return _replace(
+            spec,
+            harness=f.choice("harness", HARNESSES),
+            metric=f.text("metric", max_len=64),
+            expect=tuple(f.texts("expect")),
+            count=f.choice("count", ("failed", "passed"), "failed"),
+        )
     if kind == "documentation":
         if spec.pass_rule.max_missing is None:
             raise DocumentError(f"{where}/pass: a documentation check needs required_missing")
@@ -288,8 +340,9 @@ def _check(obj: Any, where: str, pack: PolicyPack) -> CheckSpec:
     if spec.pass_rule.max_inconsistent is None:
         raise DocumentError(f"{where}/pass: a consistency check needs inconsistent")
     tolerance = _number(f, "tolerance")
-    return _replace(spec, requirements=tuple(f.texts("requirements")),
-                    tolerance=0.01 if tolerance is None else tolerance)  # fmt: skip
+    return _replace(
+        spec, requirements=tuple(f.texts("requirements")), tolerance=0.01 if tolerance is None else tolerance
+    )
 
 
 def _eval_fields(f: Fields, spec: CheckSpec, pack: PolicyPack, where: str) -> CheckSpec:
@@ -304,22 +357,33 @@ def _eval_fields(f: Fields, spec: CheckSpec, pack: PolicyPack, where: str) -> Ch
         raise DocumentError(f"{where}/sample/method: only hash-rank")
     n = sample.integer("n", minimum=1)
     if n < rule.min_n:
-        raise DocumentError(f"{where}: sample.n {n} is below pass.min_n {rule.min_n}: the check could never pass")
+        raise DocumentError(
+            f"{where}: sample.n {n} is below pass.min_n {rule.min_n}: the check could never pass"
+        )
     seed = sample.obj.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int | str):
         raise DocumentError(f"{where}/sample/seed: expected an integer or a string")
     gen = f.child("generation", ("temperature", "do_sample", "max_tokens", "chat_template"))
-    if gen.has("temperature") and gen.obj["temperature"] != 0 or gen.flag("do_sample", False):
-        raise DocumentError(f"{where}/generation: certification runs are greedy (temperature 0, do_sample false)")
+    if (gen.has("temperature") and gen.obj["temperature"] != 0) or gen.flag("do_sample", False):
+        raise DocumentError(
+            f"{where}/generation: certification runs are greedy (temperature 0, do_sample false)"
+        )
     return _replace(
-        spec, dataset=dataset, scorer=scorer, metric=f.text("metric", max_len=64), sample_n=n, seed=seed,
-        generation=GenerationParams(max_tokens=gen.integer("max_tokens", minimum=1, default=256),
-                                    seed=seed if isinstance(seed, int) else 0),
-    )  # fmt: skip
+        spec,
+        dataset=dataset,
+        scorer=scorer,
+        metric=f.text("metric", max_len=64),
+        sample_n=n,
+        seed=seed,
+        generation=GenerationParams(
+            max_tokens=gen.integer("max_tokens", minimum=1, default=256),
+            seed=seed if isinstance(seed, int) else 0,
+        ),
+    )
 
 
 def _replace(spec: CheckSpec, **changes: Any) -> CheckSpec:
-    from dataclasses import replace  # noqa: PLC0415 - local alias keeps the call sites short
+    from dataclasses import replace
 
     return replace(spec, **changes)
 
@@ -345,5 +409,10 @@ def _profile(profile_id: str, value: Any, pack: PolicyPack) -> Profile:
             raise DocumentError(f"{where}: unknown clause {clause!r}")
     if not clauses:
         raise DocumentError(f"{where}: a profile must judge at least one clause")
-    return Profile(profile_id, f.text("title", max_len=256), f.text("jurisdiction", max_len=32), clauses,
-                   f.opt_text("note") or "")  # fmt: skip
+    return Profile(
+        profile_id,
+        f.text("title", max_len=256),
+        f.text("jurisdiction", max_len=32),
+        clauses,
+        f.opt_text("note") or "",
+    )

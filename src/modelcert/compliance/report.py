@@ -41,8 +41,10 @@ def render_text(run: ComplianceRun, *, verbose: bool = False) -> str:
     lines.append("  Checks")
     for result in run.checks.values():
         level = result.level or "—"
-        lines.append(f"  {_mark(result.status)} {result.check.id:<22} {result.status:<{STATUS_WIDTH}} {level:<3} "
-                     f"{result.reason}")  # fmt: skip
+        lines.append(
+            f"  {_mark(result.status)} {result.check.id:<22} {result.status:<{STATUS_WIDTH}} {level:<3} "
+            f"{result.reason}"
+        )
         for req in result.requirements:
             if req.status != MET or verbose:
                 lines.append(f"      {_mark(req.status)} {req.id:<24} {req.reason}")

@@ -25,7 +25,12 @@ class RequirementResult:
     actual: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "status": self.status, "reason": self.reason, "level": self.level}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status,
+            "reason": self.reason,
+            "level": self.level,
+        }
         if self.declared is not None:
             out["declared"] = self.declared
         if self.actual is not None:

@@ -20,7 +20,9 @@ class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise DocumentError(f"line {event.start_mark.line + 1}: YAML aliases are not allowed in a policy pack")
+            raise DocumentError(
+                f"line {event.start_mark.line + 1}: YAML aliases are not allowed in a policy pack"
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:

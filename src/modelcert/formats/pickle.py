@@ -59,7 +59,7 @@ class PickleFile:
 def looks_like_pickle(head: bytes) -> bool:
     """True for a protocol 2+ magic, or a first byte that is an opcode (protocol 0/1 need a parse)."""
     if len(head) >= 2 and head[0] == 0x80:
-        return head[1] in PICKLE_MAGIC_PROTOCOLS or head[1] <= 5
+        return head[1] <= 5  # PROTO 0..5 (pickle.load accepts an explicit PROTO 0 or 1 too)
     return bool(head) and head[0] in OPCODES
 
 
@@ -73,15 +73,15 @@ def read_pickle(blob: Blob, limits: Limits, *, start: int = 0) -> PickleFile:
     budget = Budget(limits)
     pos = start
     while pos < blob.size:
-        if len(result.streams) >= limits.max_pickle_streams:
-            result.limit_message = f"more than {limits.max_pickle_streams} pickle streams in one file"
-            result.limit_offset = pos
-            break
         first = not result.streams
         head = blob.read_at(pos, 2)
         magic = len(head) == 2 and head[0] == 0x80 and head[1] in PICKLE_MAGIC_PROTOCOLS
         if not first and not looks_like_pickle(head):
             result.trailing = Trailing(pos, blob.size - pos, "unexplained")
+            break
+        if len(result.streams) >= limits.max_pickle_streams:
+            result.limit_message = f"more than {limits.max_pickle_streams} pickle streams in one file"
+            result.limit_offset = pos
             break
         vm = PickleVM(
             ByteSource(blob, pos, limits), budget, len(result.streams), build_hook=joblib_build_hook

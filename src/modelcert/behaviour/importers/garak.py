@@ -136,7 +136,7 @@ def _derive(attempts: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
             continue
         probe = _name(row.get("probe_classname"), "probes.")
         results = row.get("detector_results")
-        for detector, scores in (results.items() if isinstance(results, dict) else []):
+        for detector, scores in results.items() if isinstance(results, dict) else []:
             counts = out[f"{probe}/{_name(detector, 'detectors.')}"]
             for score in scores if isinstance(scores, list) else []:
                 if not isinstance(score, int | float) or isinstance(score, bool):
