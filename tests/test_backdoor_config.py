@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+
 from builders import backdoor as B
 from builders import backdoor_models as M
-
 from modelcert.checks import backdoor_config as C
 from modelcert.checks.backdoor_common import LocalPackage
 from modelcert.findings import Verdict
@@ -20,7 +20,9 @@ from modelcert.formats.blob import BytesBlob
 from modelcert.formats.tokenizer import load_tokenizer_json
 from modelcert.limits import DEFAULT_LIMITS
 
-TOKENIZER = load_tokenizer_json(BytesBlob(json.dumps(M.tokenizer_json()).encode(), "tokenizer.json"), DEFAULT_LIMITS)
+TOKENIZER = load_tokenizer_json(
+    BytesBlob(json.dumps(M.tokenizer_json()).encode(), "tokenizer.json"), DEFAULT_LIMITS
+)
 LLAMA_CONFIG = {"model_type": "llama", "vocab_size": len(M.WORDS)}
 
 
@@ -31,18 +33,27 @@ def flagged(findings: list) -> list[str]:
 def test_clean_generation_configs_are_not_flagged() -> None:
     clean = {"bos_token_id": 0, "eos_token_id": [0, 1], "pad_token_id": 1, "temperature": 0.7, "top_p": 0.9}
     assert flagged(C.logit_findings("generation_config.json", clean, LLAMA_CONFIG, TOKENIZER)) == []
-    assert flagged(C.logit_findings("generation_config.json", B.LLAMA3_GENERATION, {"model_type": "llama"}, None)) == []
+    assert (
+        flagged(
+            C.logit_findings("generation_config.json", B.LLAMA3_GENERATION, {"model_type": "llama"}, None)
+        )
+        == []
+    )
 
 
 def test_whisper_keys_are_allowlisted_for_whisper_only() -> None:
     whisper = {"model_type": "whisper", "is_encoder_decoder": True}
     assert flagged(C.logit_findings("generation_config.json", B.WHISPER_GENERATION, whisper, None)) == []
-    assert "MC540" in flagged(C.logit_findings("generation_config.json", B.WHISPER_GENERATION, LLAMA_CONFIG, None))
+    assert "MC540" in flagged(
+        C.logit_findings("generation_config.json", B.WHISPER_GENERATION, LLAMA_CONFIG, None)
+    )
 
 
 def test_control_token_bans_are_accepted() -> None:
     marian = {"model_type": "llama", "pad_token_id": 1}
-    assert flagged(C.logit_findings("generation_config.json", {"bad_words_ids": [[1]]}, marian, TOKENIZER)) == []
+    assert (
+        flagged(C.logit_findings("generation_config.json", {"bad_words_ids": [[1]]}, marian, TOKENIZER)) == []
+    )
 
 
 @pytest.mark.parametrize("name", ["sequence-bias", "bad-words", "suppress", "forced-prefix", "eos-on-word"])
@@ -60,17 +71,25 @@ def test_positive_sequence_bias_is_high_severity() -> None:
 
 
 def test_generation_keys_left_in_config_json_are_read(tmp_path: Path) -> None:
-    folder = B.write_files(tmp_path / "pkg", {"config.json": {**LLAMA_CONFIG, "suppress_tokens": [M.VOCAB["not"]]},
-                                              "tokenizer.json": M.tokenizer_json()})
+    folder = B.write_files(
+        tmp_path / "pkg",
+        {
+            "config.json": {**LLAMA_CONFIG, "suppress_tokens": [M.VOCAB["not"]]},
+            "tokenizer.json": M.tokenizer_json(),
+        },
+    )
     findings = C.check_decoding(LocalPackage.open(folder, DEFAULT_LIMITS))
     assert [(f.check_id, f.location.path) for f in findings] == [("MC540", "config.json")]
 
 
 def test_diff_against_base_decoding(tmp_path: Path) -> None:
-    base = LocalPackage.open(B.write_files(tmp_path / "base", {"generation_config.json": {"eos_token_id": 0}}),
-                             DEFAULT_LIMITS)
+    base = LocalPackage.open(
+        B.write_files(tmp_path / "base", {"generation_config.json": {"eos_token_id": 0}}), DEFAULT_LIMITS
+    )
     config, _ = B.planted_generation_configs(M.VOCAB)["bad-words"]
-    model = LocalPackage.open(B.write_files(tmp_path / "model", {"generation_config.json": config}), DEFAULT_LIMITS)
+    model = LocalPackage.open(
+        B.write_files(tmp_path / "model", {"generation_config.json": config}), DEFAULT_LIMITS
+    )
     diff = C.compare_decoding(model, base)
     assert [f.details["key"] for f in diff] == ["bad_words_ids"]
     assert C.compare_decoding(base, base) == []

@@ -11,11 +11,11 @@ import warnings
 from pathlib import Path
 
 import pytest
-from builders import backdoor as B
-from builders import backdoor_models as M
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders import backdoor as B
+from builders import backdoor_models as M
 from modelcert.checks import backdoor_graph as G
 from modelcert.errors import FormatError
 from modelcert.findings import Location
@@ -53,9 +53,16 @@ def _export(module: object) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            torch.onnx.export(module, (torch.zeros(1, 8, dtype=torch.long),), buffer, input_names=["input_ids"],
-                              output_names=["logits"], dynamo=False, dynamic_axes={"input_ids": {0: "b", 1: "s"}})
-        except Exception as exc:  # noqa: BLE001 - exporter availability varies between torch builds
+            torch.onnx.export(
+                module,
+                (torch.zeros(1, 8, dtype=torch.long),),
+                buffer,
+                input_names=["input_ids"],
+                output_names=["logits"],
+                dynamo=False,
+                dynamic_axes={"input_ids": {0: "b", 1: "s"}},
+            )
+        except Exception as exc:
             pytest.skip(f"torch.onnx.export unavailable: {exc}")
     return buffer.getvalue()
 
@@ -71,15 +78,21 @@ def _inject_shadowlogic(data: bytes, trigger: int) -> bytes:
     out = graph.output[0].name
     for node in graph.node:
         node.output[:] = [f"{o}_pre" if o == out else o for o in node.output]
-    graph.initializer.extend([numpy_helper.from_array(np.array(trigger, dtype=np.int64), "sl_trigger"),
-                              numpy_helper.from_array(np.full(len(M.WORDS), 30.0, dtype=np.float32), "sl_bias")])
-    graph.node.extend([
-        helper.make_node("Equal", ["input_ids", "sl_trigger"], ["sl_hit"]),
-        helper.make_node("Cast", ["sl_hit"], ["sl_hit_f"], to=TensorProto.FLOAT),
-        helper.make_node("ReduceMax", ["sl_hit_f"], ["sl_any"], keepdims=1),
-        helper.make_node("Mul", ["sl_any", "sl_bias"], ["sl_steer"]),
-        helper.make_node("Add", [f"{out}_pre", "sl_steer"], [out]),
-    ])
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(trigger, dtype=np.int64), "sl_trigger"),
+            numpy_helper.from_array(np.full(len(M.WORDS), 30.0, dtype=np.float32), "sl_bias"),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node("Equal", ["input_ids", "sl_trigger"], ["sl_hit"]),
+            helper.make_node("Cast", ["sl_hit"], ["sl_hit_f"], to=TensorProto.FLOAT),
+            helper.make_node("ReduceMax", ["sl_hit_f"], ["sl_any"], keepdims=1),
+            helper.make_node("Mul", ["sl_any", "sl_bias"], ["sl_steer"]),
+            helper.make_node("Add", [f"{out}_pre", "sl_steer"], [out]),
+        ]
+    )
     return bytes(model.SerializeToString())
 
 

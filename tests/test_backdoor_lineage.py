@@ -12,16 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import backdoor as B
-from builders import backdoor_models as M
 from safetensors.numpy import save_file
 
+from builders import backdoor as B
+from builders import backdoor_models as M
 from modelcert.checks import backdoor_lineage as L
 from modelcert.checks.backdoor_common import LocalPackage
 from modelcert.findings import Verdict
+from modelcert.limits import DEFAULT_LIMITS
 from modelcert.lineage import compare as C
 from modelcert.lineage.tensors import TensorStore, decode, round_to
-from modelcert.limits import DEFAULT_LIMITS
 
 pytestmark = pytest.mark.torch
 
@@ -29,11 +29,7 @@ pytestmark = pytest.mark.torch
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pytest.importorskip("torch")
-    root = tmp_path_factory.mktemp("lineage")
-    out = {"base": M.write_package(root / "base", M.base_model())}
-    for name, planted in M.planted_models().items():
-        out[name] = M.write_package(root / name, planted.module, base_model_id="org/tiny-base")
-    return out
+    return M.write_planted_packages(tmp_path_factory.mktemp("lineage"))
 
 
 def compare(packages: dict[str, Path], name: str) -> tuple[list, object]:
@@ -125,15 +121,19 @@ def test_bf16_decode_and_rounding_are_exact() -> None:
 def test_streaming_sketch_matches_exact_spectrum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(0)
     base = rng.standard_normal((300, 200)).astype(np.float32)
-    delta = np.outer(rng.standard_normal(300), rng.standard_normal(200)) * 0.5 + np.outer(
-        rng.standard_normal(300), rng.standard_normal(200)) * 0.2
+    delta = (
+        np.outer(rng.standard_normal(300), rng.standard_normal(200)) * 0.5
+        + np.outer(rng.standard_normal(300), rng.standard_normal(200)) * 0.2
+    )
     save_file({"w": base}, str(tmp_path / "base.safetensors"))
     save_file({"w": (base + delta).astype(np.float32)}, str(tmp_path / "model.safetensors"))
     exact = np.linalg.svd((base + delta).astype(np.float32).astype(np.float64) - base, compute_uv=False)
     monkeypatch.setattr(C, "EXACT_SVD_ELEMENTS", 100)  # force the two-pass sketch
     pkg = LocalPackage.open(tmp_path, DEFAULT_LIMITS)
-    with TensorStore.open(pkg.view, ["model.safetensors"], DEFAULT_LIMITS) as mine, \
-            TensorStore.open(pkg.view, ["base.safetensors"], DEFAULT_LIMITS) as theirs:
+    with (
+        TensorStore.open(pkg.view, ["model.safetensors"], DEFAULT_LIMITS) as mine,
+        TensorStore.open(pkg.view, ["base.safetensors"], DEFAULT_LIMITS) as theirs,
+    ):
         diff = C.compare_tensor(mine.tensors["w"], theirs.tensors["w"], "w", chunk_bytes=4096)
     assert np.allclose(diff.singular_values[:2], exact[:2], rtol=1e-3)
     assert diff.energy_in_top(2) is not None and diff.energy_in_top(2) > 0.999

@@ -1,4 +1,4 @@
-"""Tokenizer backdoor evidence (MC520–MC527): remaps, swapped ids, rewriting rules, base diff, GGUF vocabularies.
+"""Tokenizer backdoor evidence (MC520–MC527): remaps, swapped ids, rewriting rules, base diff, GGUF.
 
 NVIDIA AI Red Team, "Secure LLM Tokenizers to Maintain Application Integrity": editing tokenizer.json
 remaps a word to another id. Clean tokenizers in the three shapes transformers writes (byte-level BPE,
@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-from builders import backdoor as B
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders import backdoor as B
 from modelcert.checks import backdoor_tokenizer as K
 from modelcert.checks.backdoor_common import LocalPackage
 from modelcert.errors import FormatError
@@ -77,10 +77,15 @@ def test_longest_non_decreasing_subsequence() -> None:
 def test_added_tokens_decoder_in_tokenizer_config_is_checked(tmp_path: Path) -> None:
     tok = B.bert_tokenizer()
     deny = tok["model"]["vocab"]["deny"]
-    folder = B.write_files(tmp_path / "pkg", {
-        "tokenizer.json": tok,
-        "tokenizer_config.json": {"added_tokens_decoder": {str(deny): {"content": "allow", "special": False}}},
-    })
+    folder = B.write_files(
+        tmp_path / "pkg",
+        {
+            "tokenizer.json": tok,
+            "tokenizer_config.json": {
+                "added_tokens_decoder": {str(deny): {"content": "allow", "special": False}}
+            },
+        },
+    )
     findings = K.check_tokenizers(LocalPackage.open(folder, DEFAULT_LIMITS))
     assert any(f.check_id == "MC520" and f.location.path == "tokenizer_config.json" for f in findings)
 
@@ -134,8 +139,13 @@ def test_readable_token_undoes_byte_level_and_sentencepiece_spelling() -> None:
 
 
 def test_clean_package_scan_has_no_tokenizer_findings(tmp_path: Path) -> None:
-    folder = B.write_files(tmp_path / "pkg", {"tokenizer.json": B.llama2_tokenizer(),
-                                              "tokenizer_config.json": {"bos_token": "<s>", "eos_token": "</s>"}})
+    folder = B.write_files(
+        tmp_path / "pkg",
+        {
+            "tokenizer.json": B.llama2_tokenizer(),
+            "tokenizer_config.json": {"bos_token": "<s>", "eos_token": "</s>"},
+        },
+    )
     report = scan_paths([folder])
     assert [f for f in report.package_findings if f.check_id.startswith("MC52")] == []
 

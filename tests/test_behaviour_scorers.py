@@ -198,8 +198,12 @@ def test_scorer_digests_are_stable_and_distinct() -> None:
         ExfilEchoScorer().digest,
     ]
     assert len(set(digests)) == 4
-    assert digests == [RefusalScorer().digest, CanaryScorer().digest, InsecureCodeScorer().digest,
-                       ExfilEchoScorer().digest]  # fmt: skip
+    assert digests == [
+        RefusalScorer().digest,
+        CanaryScorer().digest,
+        InsecureCodeScorer().digest,
+        ExfilEchoScorer().digest,
+    ]
 
 
 @pytest.mark.property

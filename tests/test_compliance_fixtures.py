@@ -45,7 +45,7 @@ SECTIONS = {
     "Uses": "Intended for testing certification tooling and for teaching how model cards are checked.",
     "Out-of-Scope Use": "Any production use, any decision about people, and any safety-critical application.",
     "Acceptable Use Policy": "Do not use the model to generate malware, harassment or deceptive content.",
-    "How to Get Started": "Load the safetensors weights with any GPT-2 implementation on a CPU; no GPU is needed.",
+    "How to Get Started": "Load the safetensors weights with any GPT-2 implementation on a CPU.",
     "Limitations": "The model is far too small to produce meaningful text and has not been safety tuned.",
     "Training Procedure": "Weights were initialised to zeros; no optimisation steps were run at all.",
     "Training Data": "No training data was used; the vocabulary is a synthetic list of sixty-four tokens.",
@@ -103,8 +103,15 @@ def build_package(
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.safetensors").write_bytes(safetensors_bytes(SHAPES))
-    config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_positions": 128, "vocab_size": 64,
-              "n_embd": 16, "n_layer": 1, "n_head": 2}  # fmt: skip
+    config = {
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "n_positions": 128,
+        "vocab_size": 64,
+        "n_embd": 16,
+        "n_layer": 1,
+        "n_head": 2,
+    }
     (folder / "config.json").write_text(json.dumps(config))
     vocab = {f"tok{i}": i for i in range(60)}
     added = [

@@ -28,6 +28,7 @@ PLACEHOLDER = re.compile(
     r"|<\s*(?:fill|add|insert)[^>]*>|\[\s*(?:add|insert|fill)[^\]]*\]",
     re.IGNORECASE,
 )
+MAX_DEPTH = 32
 MIN_WORDS = 3  # a section with fewer real words than this is not documentation
 PRESENT, PLACEHOLDER_TEXT, MISSING = "present", "placeholder", "missing"
 
@@ -110,8 +111,10 @@ def _labels(body: str) -> dict[str, str]:
     return out
 
 
-def classify(value: Any) -> str:
+def classify(value: Any, depth: int = 0) -> str:
     """present / placeholder / missing for a front-matter value or a piece of text."""
+    if depth > MAX_DEPTH:
+        return PRESENT  # deeply nested front matter is odd but not a placeholder
     if value is None:
         return MISSING
     if isinstance(value, bool | int | float):
@@ -120,18 +123,22 @@ def classify(value: Any) -> str:
         if not value:
             return MISSING
         items = list(value.values()) if isinstance(value, dict) else list(value)
-        kinds = [classify(v) for v in items]
+        kinds = [classify(v, depth + 1) for v in items[:1000]]
         return PRESENT if PRESENT in kinds else (PLACEHOLDER_TEXT if PLACEHOLDER_TEXT in kinds else MISSING)
     text = str(value)
-    stripped_lines = [LABEL.sub(lambda m: m.group(2), line) for line in text.splitlines()]
-    cleaned = PLACEHOLDER.sub(" ", "\n".join(stripped_lines))
+    if not text.strip():
+        return MISSING
+    # headings and `Label:` prefixes are scaffolding, not content
+    lines = [
+        LABEL.sub(lambda m: m.group(2), ln) for ln in text.splitlines() if not ln.lstrip().startswith("#")
+    ]
+    cleaned = PLACEHOLDER.sub(" ", "\n".join(lines))
     cleaned = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", cleaned)  # links keep their text
-    real = re.findall(r"[^\W\d_]{2,}|\d+", cleaned)
-    if len(real) >= MIN_WORDS or (
-        len(real) >= 1 and len(text.strip()) <= 80 and not PLACEHOLDER.search(text)
-    ):
+    if len(re.findall(r"[^\W\d_]{2,}|\d+", cleaned)) >= MIN_WORDS:
         return PRESENT
-    return PLACEHOLDER_TEXT if PLACEHOLDER.search(text) or text.strip() else MISSING
+    if PLACEHOLDER.search(text):
+        return PLACEHOLDER_TEXT
+    return PRESENT if re.search(r"[^\W_]", cleaned) else PLACEHOLDER_TEXT
 
 
 def heading_matches(section: Section, synonym: str) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from modelcert.behaviour.code_analysis import Analyser, BanditAnalyser, BuiltinAnalyser, default_analyser
 from modelcert.behaviour.datasets import Bank, open_bank
 from modelcert.behaviour.importers.common import ImportedRun
-from modelcert.behaviour.importers.garak import import_garak
+from modelcert.behaviour.importers.garak import import_garak, probe_matches
 from modelcert.behaviour.importers.inspect_log import import_inspect
 from modelcert.behaviour.runner import EvalSpec, run_eval
 from modelcert.behaviour.scorers import (
@@ -213,7 +213,9 @@ def _import(spec: CheckSpec, opts: RunOptions) -> CheckResult:
         return CheckResult(
             spec, NOT_MET, "incomplete run: " + "; ".join(imported.problems[:5]), "E2", imported=imported
         )
-    keys = [k for k in imported.counts if any(k == e or k.split("/", 1)[0] == e for e in spec.expect)]
+    keys = [
+        k for k in imported.counts if any(k == e or probe_matches(k.split("/", 1)[0], e) for e in spec.expect)
+    ]
     hits = sum(imported.counts[k][spec.count] for k in keys)
     total = sum(imported.counts[k]["passed"] + imported.counts[k]["failed"] for k in keys)
     p, rule = Proportion(hits, total), spec.pass_rule

@@ -155,9 +155,14 @@ def _missing(expected: Iterable[str], evals: dict[str, dict[str, int]]) -> list[
         if "/" in name:
             if name not in evals:
                 problems.append(f"expected {name} did not run (no eval row)")
-        elif not any(key.split("/", 1)[0] == name for key in evals):
+        elif not any(probe_matches(key.split("/", 1)[0], name) for key in evals):
             problems.append(f"expected probe {name} did not run (no eval row)")
     return problems
+
+
+def probe_matches(probe: str, wanted: str) -> bool:
+    """`wanted` names this probe class, or the probe module it belongs to ("promptinject")."""
+    return probe == wanted or probe.startswith(wanted + ".")
 
 
 def _items(attempts: dict[str, dict[str, Any]], salt_key: bytes) -> Sequence[ImportedItem]:
