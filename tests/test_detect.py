@@ -59,9 +59,39 @@ def test_plain_pickle_named_bin_is_a_pickle_without_mismatch_cve_2025_10155() ->
 
 
 def test_unrecognised_binary_under_a_loader_extension_is_read_as_pickle() -> None:
-    junk = b"\xff\xfe\x00garbage"
-    assert detect(junk, junk, len(junk), "model.pt").format == "pickle"
-    assert detect(junk, junk, len(junk), "blob.raw").format == "binary"
+    """Content a loader would unpickle is analysed as pickle unless its first byte is no opcode."""
+    opcode_first = b"(\xff\xfe\x00garbage"  # MARK then junk: an unpickler would start on it
+    found = detect(opcode_first, opcode_first, len(opcode_first), "model.pt")
+    assert found.format == "pickle" and found.guessed
+    no_opcode = b"\xff\xfe\x00garbage"  # 0xff is no pickle opcode: every unpickler stops at byte 0
+    assert detect(no_opcode, no_opcode, len(no_opcode), "model.pt").format == "binary"
+    assert detect(opcode_first, opcode_first, len(opcode_first), "blob.raw").format == "binary"
+
+
+def test_raw_weights_named_bin_are_skipped_not_unscannable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Raw float data in a .bin (OpenVINO, old GGML, ONNX data) breaks before any import: skipped."""
+    import random
+
+    from modelcert.findings import Verdict
+    from modelcert.scan import scan_paths
+
+    rng = random.Random(5)
+    for i in range(40):
+        (tmp_path / f"w{i}.bin").write_bytes(bytes(rng.getrandbits(8) for _ in range(4096)))
+    report = scan_paths([tmp_path])
+    bad = [(a.path, a.verdict.value, [f.check_id for f in a.all_findings()]) for a in report.files
+           if a.verdict not in {Verdict.SKIPPED, Verdict.CLEAN}]
+    assert bad == []
+
+
+def test_payload_after_harmless_opcodes_in_a_bin_is_still_unsafe(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from modelcert.findings import Verdict
+    from modelcert.scan import scan_paths
+
+    # no PROTO, a long harmless string first (pushes the import past the sniffed head), then a payload
+    data = b"T" + (70_000).to_bytes(4, "little") + b"A" * 70_000 + b"0" + PICKLE_V0
+    (tmp_path / "pytorch_model.bin").write_bytes(data)
+    assert scan_paths([tmp_path]).files[0].verdict is Verdict.UNSAFE
 
 
 def test_zip_found_by_end_record_even_with_prefix_data() -> None:

@@ -49,7 +49,8 @@ IN_MEMORY_FILE_BYTES = 32 * 1024 * 1024
 _ZIP_BASED = frozenset({"zip", "pytorch-zip", "torchscript", "npz", "keras"})
 
 # Findings that only say "this is not a parseable pickle" (no callable, no payload found).
-_PARSE_FAILURE_IDS = frozenset({"MC901", "MC902", "MC107", "MC108", "MC109"})
+# A limit hit (MC902) is not among them: what lies beyond a limit is unknown.
+_PARSE_FAILURE_IDS = frozenset({"MC901", "MC107", "MC108", "MC109"})
 
 SKIP_REASONS = {
     "text": "plain text: no reader applies (documentation, licence, vocabulary)",
@@ -257,6 +258,13 @@ class _Engine:
             return artifact.freeze()
         ctx = _Context(self, artifact, location, depth, notes)
         _run_analyzer(analyzer, blob, ctx, artifact, location)
+        if detection.guessed and _only_parse_failures(artifact.freeze()):
+            # Named like a pickle, but the stream breaks before importing anything: no unpickler can
+            # run code from it (calls need a callable, and callables only enter through imports).
+            return ArtifactReport(
+                path=name, format="binary", size=blob.size, sha256=digest,
+                skipped_reason="raw data: not a pickle stream (it breaks before any import)",
+            )
         if fmt != "zip" and artifact.format not in _ZIP_BASED and b"PK\x05\x06" in tail:
             # A polyglot: zipfile-based loaders (Keras, numpy.load) read a zip from its end record,
             # whatever the file starts with. Read that view too.
@@ -403,6 +411,10 @@ def scan_paths(
     )
 
 
+def _only_parse_failures(report: ArtifactReport) -> bool:
+    return all(f.check_id in _PARSE_FAILURE_IDS for f in report.all_findings())
+
+
 def _relabel_onnx_external_data(
     reports: list[ArtifactReport], notes: dict[str, dict[str, Any]]
 ) -> list[ArtifactReport]:
@@ -423,8 +435,8 @@ def _relabel_onnx_external_data(
     for original in reports:
         report = original
         referrer = referenced.get(report.path)
-        only_parse_failures = all(f.check_id in _PARSE_FAILURE_IDS for f in report.all_findings())
-        if referrer is not None and report.format == "pickle" and only_parse_failures:
+        raw = report.format == "binary" or (report.format == "pickle" and _only_parse_failures(report))
+        if referrer is not None and raw:
             report = ArtifactReport(
                 path=report.path,
                 format="onnx-external-data",

@@ -80,6 +80,7 @@ class Detection:
     format: str
     hint: str | None
     mismatch: bool
+    guessed: bool = False  # the format comes from the name, not from a signature in the content
 
 
 def extension_of(name: str) -> str:
@@ -154,9 +155,10 @@ def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
             found = hint  # a .py that is not UTF-8 still imports (coding cookie): parse it, fail closed
         elif name.lower().endswith((".onnx.data", ".onnx_data")):
             found = "tensor-data"  # ONNX external data: raw tensor bytes, checked through the graph
-        elif extension_of(name) in PICKLE_LOADER_EXTENSIONS and not _is_text(head):
-            # torch.load / pickle.load would read it: analyse as pickle and fail closed if it is not one.
-            found = "pickle"
+        elif extension_of(name) in PICKLE_LOADER_EXTENSIONS and not _is_text(head) and head[0] in _OPCODE_BYTES:
+            # torch.load / pickle.load would read it and could run code before failing: analyse it as a
+            # pickle (fail closed). A first byte that is no opcode stops every unpickler at once.
+            return Detection(format="pickle", hint=hint, mismatch=False, guessed=True)
         elif _is_text(head):
             found = "text"
         else:
@@ -219,6 +221,7 @@ def _is_text(head: bytes) -> bool:
     return True
 
 
+_OPCODE_BYTES = frozenset(ord(op.code) for op in pickletools.opcodes)
 _PICKLE_V0_FIRST = frozenset(b"(cI]}lLSVFdNKJMTUXBCGhjqrpg)t.0a") | frozenset(
     b"\x80\x8c\x8d\x95\x8a\x8b\x8e\x88\x89\x8f\x96"  # pickle.load needs no PROTO (GHSA-9gvj-pp9x-gcfr)
 )
