@@ -11,13 +11,12 @@ never a recursion error inside the decoder.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
@@ -107,9 +106,14 @@ def nesting_depth(data: bytes) -> int:
     structure = structure.replace(b'"', b"")  # an unterminated string: the parser will reject it
     if not structure:
         return 0
+    if len(structure) < 200_000:  # small documents: no numpy import on the CLI's start-up path
+        steps = (1 if c in _OPENERS else -1 for c in structure)
+        return max(itertools.accumulate(steps, initial=0))
+    import numpy as np
+
     codes = np.frombuffer(structure, dtype=np.uint8)
-    steps = np.where((codes == _OPENERS[0]) | (codes == _OPENERS[1]), 1, -1)
-    return max(0, int(np.cumsum(steps).max()))
+    steps_np = np.where((codes == _OPENERS[0]) | (codes == _OPENERS[1]), 1, -1)
+    return max(0, int(np.cumsum(steps_np).max()))
 
 
 def json_pointer(parts: tuple[str | int, ...]) -> str:
