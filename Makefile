@@ -22,11 +22,28 @@ $(DEV_STAMP): $(STAMP)
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
+BIN := $(VENV)/bin
+DEMO := demo-out
+
 demo: $(STAMP)
-	$(PY) -m modelcert.demo build demo-package
-	-$(VENV)/bin/modelcert scan demo-package
-	@echo
-	@echo "(exit code 1 above is expected: the demo package holds one malicious pickle)"
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@echo "== 1. scan a package that hides a malicious pickle (exit 1 expected)"
+	$(PY) -m modelcert.demo build $(DEMO)/package
+	-$(BIN)/modelcert scan $(DEMO)/package
+	@echo; echo "== 2. a certifier makes a key, certifies the clean package, a consumer verifies offline"
+	$(PY) -m modelcert.demo build-clean $(DEMO)/clean
+	$(BIN)/modelcert keys generate --out $(DEMO)/keys --name "Demo Lab" --jurisdiction US --id https://demo-lab.example
+	$(BIN)/modelcert certify $(DEMO)/clean --key $(DEMO)/keys/private.pem --issuer $(DEMO)/keys/issuer.json \
+		--policy baseline --line pkg:generic/demo/tiny-linear --version 1.0.0 --output $(DEMO)/clean.cert.json
+	$(BIN)/modelcert keys trust --certifier $(DEMO)/keys/certifier.json --policy baseline --output $(DEMO)/TRUST.json
+	$(BIN)/modelcert verify $(DEMO)/clean --cert $(DEMO)/clean.cert.json --trust $(DEMO)/TRUST.json
+	@echo; echo "== 3. one changed byte breaks verification (exit 1 expected)"
+	@printf 'x' >> $(DEMO)/clean/config.json
+	-$(BIN)/modelcert verify $(DEMO)/clean --cert $(DEMO)/clean.cert.json --trust $(DEMO)/TRUST.json
+	@echo; echo "== 4. certifying the malicious package is refused (exit 1 expected)"
+	-$(BIN)/modelcert certify $(DEMO)/package --key $(DEMO)/keys/private.pem --issuer $(DEMO)/keys/issuer.json \
+		--policy baseline --output $(DEMO)/package.cert.json
+	@echo; echo "demo done: outputs in $(DEMO)/"
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -44,4 +61,4 @@ bench: $(DEV_STAMP)
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) demo-package .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .mypy_cache .ruff_cache

@@ -42,12 +42,18 @@ def build(folder: Path) -> None:
     (folder / "optimizer.pkl").write_bytes(MALICIOUS_PICKLE)
 
 
+def build_clean(folder: Path) -> None:
+    """The same model without the malicious pickle: what a publisher should have shipped."""
+    build(folder)
+    (folder / "optimizer.pkl").unlink()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("action", choices=["build"])
+    parser.add_argument("action", choices=["build", "build-clean"])
     parser.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
-    build(args.folder)
+    (build if args.action == "build" else build_clean)(args.folder)
     sys.stderr.write(f"built demo package in {args.folder}\n")
     return 0
 
