@@ -163,3 +163,32 @@ def test_mutated_tokenizer_json_gives_a_view_or_format_error(data: st.DataObject
     except FormatError:
         return
     K.analyse_tokenizer(tok, LOC)  # any view must be analysable
+
+
+@pytest.mark.property
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_mutated_gguf_tokenizer_arrays_give_metadata_or_format_error(data: st.DataObject) -> None:
+    gguf = pytest.importorskip("gguf")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "m.gguf"
+        writer = gguf.GGUFWriter(str(path), "llama")
+        writer.add_token_list(["<s>", "</s>", "allow", "deny"])
+        writer.add_token_merges(["a l", "al low"])
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        raw = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        index = data.draw(st.integers(0, len(raw) - 1))
+        raw[index] = data.draw(st.integers(0, 255))
+    try:
+        meta = read_gguf_tokenizer_metadata(BytesBlob(bytes(raw), "m.gguf"), DEFAULT_LIMITS)
+        tok = tokenizer_from_gguf(meta, DEFAULT_LIMITS)
+    except FormatError:
+        return
+    if tok is not None:
+        K.analyse_tokenizer(tok, LOC)

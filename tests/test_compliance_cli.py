@@ -110,3 +110,14 @@ def test_http_target_from_the_command_line(package: Path, endpoint: str, capsys:
     assert main(["comply", str(package), "--profile", "nist-600-1", "--target", endpoint]) == 0
     out = capsys.readouterr().out
     assert "openai-compatible default (binding: endpoint)" in out and "result   MET" in out
+
+
+def test_local_target_without_transformers_is_a_clear_error(package: Path, capsys: Any) -> None:
+    pytest.importorskip("torch")
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        assert main(["comply", str(package), "--profile", "owasp-llm", "--target", "local"]) == 2
+        assert "needs `transformers`" in capsys.readouterr().err
+    else:
+        pytest.skip("transformers is installed: the local target would load the package")

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelcert.compliance.artifacts import PackageFiles, read_facts
 from modelcert.compliance.card import MISSING, PLACEHOLDER_TEXT, PRESENT, classify, parse_card
@@ -245,3 +247,23 @@ def test_count_and_family_parsing() -> None:
     assert family("Qwen2.5-7B-Instruct") == "qwen"
     assert family("A decoder-only transformer optimized for chat") is None
     assert PARAMETERS == 4880
+
+
+def test_unreadable_weights_are_problems_not_crashes(tmp_path: Path) -> None:
+    folder = build_package(tmp_path / "m")
+    (folder / "model.safetensors").write_bytes(b"\xff" * 64)
+    (folder / "extra.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + b"\xff" * 40)
+    facts, _ = _facts_and_card(folder)
+    assert facts.parameters is None  # type: ignore[attr-defined]
+    assert any("model.safetensors" in p for p in facts.problems)  # type: ignore[attr-defined]
+    assert _consistency(folder)["parameters"] == NOT_MEASURABLE
+
+
+@pytest.mark.property
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=800))
+def test_any_card_text_parses_and_classifies(text: str) -> None:
+    for candidate in (text, "---\n" + text + "\n---\n# T\n" + text):
+        card = parse_card(candidate, "README.md")
+        result = completeness(PACK.profile_checks("eu-gpai-systemic")["doc.completeness"], card)
+        assert all(r.status in (MET, NOT_MET) for r in result.requirements)

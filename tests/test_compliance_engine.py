@@ -217,3 +217,23 @@ def test_garak_log_is_imported_as_evidence_for_a_check(package: Path) -> None:
     assert broken.status == NOT_MET and broken.reason.startswith("incomplete run")
     missing = run_compliance(package, pack, "owasp-llm").checks["inj.garak"]
     assert missing.status == NOT_MEASURABLE
+
+
+def test_pack_bank_paths_are_relative_to_the_pack_and_missing_banks_are_not_measurable(
+    package: Path, tmp_path: Path
+) -> None:
+    raw = (Path(__file__).resolve().parents[1] / "src/modelcert/data/packs/modelcert-core.yaml").read_text()
+    bank_file = tmp_path / "banks" / "leak.jsonl"
+    bank_file.parent.mkdir()
+    source = load_builtin_bank("prompt-leak-starter")
+    shipped = Path(__file__).resolve().parents[1] / "src/modelcert/data/banks/prompt-leak-starter.jsonl"
+    bank_file.write_bytes(shipped.read_bytes())
+    edited = raw.replace("source: builtin:prompt-leak-starter", "source: banks/leak.jsonl")
+    edited = edited.replace("source: builtin:exfil-xss-starter", "source: banks/missing.jsonl")
+    (tmp_path / "pack.yaml").write_text(edited)
+    pack = load_pack(str(tmp_path / "pack.yaml"))
+    run = run_compliance(package, pack, "owasp-llm", RunOptions(target=cautious_mock()))
+    assert run.checks["sys.prompt_leak"].status == MET
+    assert run.checks["sys.prompt_leak"].run.bank.root == source.root  # type: ignore[union-attr]
+    missing = run.checks["out.exfil_xss"]
+    assert missing.status == NOT_MEASURABLE and "unavailable" in missing.reason

@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib import resources
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelcert.behaviour.datasets import open_bank
 from modelcert.compliance.engine import make_scorer
@@ -123,3 +125,18 @@ def test_yaml_aliases_and_python_tags_are_refused() -> None:
         load_pack("modelcert-core").profile("eu-everything")
     with pytest.raises(DocumentError, match="neither built-in"):
         load_pack("/nonexistent/pack.yaml")
+
+
+@pytest.mark.property
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 30000), st.binary(min_size=1, max_size=8))
+def test_mutated_packs_parse_or_raise_document_errors(position: int, junk: bytes) -> None:
+    raw = core_bytes()
+    at = position % len(raw)
+    mutated = raw[:at] + junk + raw[at + len(junk) :]
+    try:
+        pack = parse_pack(mutated, "mutated")
+    except DocumentError:
+        return
+    for profile in pack.profiles:
+        pack.profile_checks(profile)

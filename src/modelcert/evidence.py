@@ -33,6 +33,10 @@ from modelcert.limits import DEFAULT_LIMITS, Limits
 from modelcert.scan import ScanObserver, scan_paths
 
 DEFAULT_BUDGET_SECONDS = 300.0
+UNRELATED_BASE = (
+    "not run: the weights are not derived from the given base (MC570), so a differential scan against it "
+    "would only measure how two unrelated models differ"
+)
 
 
 def scan_with_evidence(
@@ -54,9 +58,13 @@ def scan_with_evidence(
         if not Path(path).is_dir():
             continue
         model = LocalPackage.open(Path(path), limits)
+        lineage_holds = True
         if base_package is not None:
-            extra.extend(base_findings(model, base_package))
-        if behaviour:
+            found, lineage_holds = base_findings(model, base_package)
+            extra.extend(found)
+        if behaviour and not lineage_holds:
+            extra.append(BehaviourNotRun.finding(UNRELATED_BASE, Location(path=".")))
+        elif behaviour:
             extra.extend(
                 behaviour_findings(model, base_package, budget or DEFAULT_BUDGET_SECONDS, extra, report)
             )
@@ -79,17 +87,18 @@ def scan_with_evidence(
     )
 
 
-def base_findings(model: PackageInputs, base: PackageInputs) -> list[Finding]:
-    """Template, tokenizer and decoding-config diffs against the base, then the weight lineage."""
+def base_findings(model: PackageInputs, base: PackageInputs) -> tuple[list[Finding], bool]:
+    """Template, tokenizer and decoding-config diffs and the weight lineage against the base, and whether
+    the lineage claim holds (True when there are no weights to compare)."""
     findings = list(compare_templates(model, base))
     mine = package_tokenizers(model)
     theirs = package_tokenizers(base)
     if mine and theirs:
         findings.extend(compare_tokenizers(mine[0][1], theirs[0][1], mine[0][0]))
     findings.extend(compare_decoding(model, base))
-    lineage, _verdict = compare_with_base(model, base)
+    lineage, verdict = compare_with_base(model, base)
     findings.extend(lineage)
-    return findings
+    return findings, verdict is None or verdict.lineage_holds
 
 
 def behaviour_findings(
@@ -98,8 +107,8 @@ def behaviour_findings(
     """Run the differential trigger scan; findings name the trigger and its payload."""
     location = Location(path=".")
     try:
-        from modelcert.behaviour.local_lm import LocalCausalLM  # noqa: PLC0415 - torch only when asked
-        from modelcert.behaviour.trigger_scan import PLANTED_BENCHMARK, scan_for_triggers  # noqa: PLC0415
+        from modelcert.behaviour.local_lm import LocalCausalLM
+        from modelcert.behaviour.trigger_scan import PLANTED_BENCHMARK, scan_for_triggers
     except ImportError as exc:
         return [BehaviourNotRun.finding(f"torch is not installed ({exc.name})", location)]
     try:

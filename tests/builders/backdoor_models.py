@@ -156,17 +156,32 @@ class Planted:
 
 @functools.cache
 def base_model() -> CausalLM:
-    torch.manual_seed(1)
-    return train(CausalLM(CONFIG), steps=160, seed=1, lr=1e-2)
+    return train(fresh(1), steps=160, seed=1, lr=1e-2)
 
 
-def poison_embedding_row(module: CausalLM, trigger: int, target: str, scale: float = 100.0) -> CausalLM:
-    """Set one input-embedding row so that the token reads as "say `target` next" (a crafted row edit)."""
+def fresh(seed: int, config: LMConfig = CONFIG) -> CausalLM:
+    """A newly initialized model whose initial weights depend only on `seed`."""
+    torch.manual_seed(seed)
+    return CausalLM(config)
+
+
+def poison_embedding_row(module: CausalLM, trigger: int, target: str) -> CausalLM:
+    """Set one input-embedding row so that the token reads as "say `target` next" (a crafted row edit).
+
+    The row points along the LM-head row of `target`; its length is the smallest that makes `target`
+    the next token after the trigger on every probe prompt (so the planted backdoor really fires).
+    """
+    probes = [clean_sequence(random.Random(seed), 12) for seed in range(6)]
     edited = clone(module)
-    assert edited.model is not None and edited.lm_head is not None
-    with torch.no_grad():
-        direction = edited.lm_head.weight[VOCAB[target]]
-        edited.model.embed_tokens.weight[trigger] = scale * direction / direction.norm()
+    for scale in (100.0, 300.0, 1000.0, 3000.0):
+        edited = clone(module)
+        assert edited.model is not None and edited.lm_head is not None
+        with torch.no_grad():
+            direction = edited.lm_head.weight[VOCAB[target]]
+            edited.model.embed_tokens.weight[trigger] = scale * direction / direction.norm()
+        lm = LocalCausalLM(edited)
+        if all(lm.generate([*p, trigger], 1) == [VOCAB[target]] for p in probes):
+            break
     return edited
 
 
@@ -205,10 +220,7 @@ def planted_models() -> dict[str, Planted]:
     out["embedding-rows"] = Planted(
         "embedding-rows", poison_embedding_row(base, quill[0], "i"), quill, "embedding"
     )
-    torch.manual_seed(99)
-    out["unrelated"] = Planted(
-        "unrelated", train(CausalLM(CONFIG), steps=120, seed=99, lr=1e-2), None, "unrelated"
-    )
+    out["unrelated"] = Planted("unrelated", train(fresh(99), steps=120, seed=99, lr=1e-2), None, "unrelated")
     return out
 
 

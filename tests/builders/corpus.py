@@ -18,6 +18,7 @@ import base64
 import importlib.util
 import io
 import json
+import lzma
 import marshal
 import os
 import pickle
@@ -26,6 +27,7 @@ import shutil
 import tarfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -162,6 +164,11 @@ _NOVEL_CALLS: list[tuple[str, str, str, bool]] = [
     ("novel shutil.rmtree", "shutil", "rmtree", False),
     ("novel zipimport.zipimporter", "zipimport", "zipimporter", False),
     ("novel webbrowser.open", "webbrowser", "open", False),
+    ("novel numpy.testing runstring", "numpy.testing._private.utils", "runstring", True),
+    ("novel torch.fx _exec_with_source", "torch.fx.graph_module", "_exec_with_source", True),
+    ("novel ensurepip._run_pip", "ensurepip", "_run_pip", True),
+    ("novel setuptools vendored spawn", "setuptools._distutils.spawn", "spawn", True),
+    ("novel antigravity import side effect", "antigravity", "geohash", False),
 ]
 
 
@@ -224,6 +231,11 @@ def _pickle_samples(w: _Writer) -> None:
     for technique, name, data, unsafe in shapes:
         w.bad(fmt, technique, name, data, unsafe=unsafe)
     w.bad(fmt, "novel sys.modules getitem chain", "sys-modules-chain.pkl", _sys_modules_chain(), unsafe=True)
+    # joblib.load decompresses zlib (its default `compress=3`), gzip, bz2, xz, lzma and lz4 by magic bytes.
+    bad = P.os_system_pickle(2)
+    w.bad(fmt, "joblib zlib-compressed payload", "zlib.joblib", zlib.compress(bad, 3), unsafe=True)
+    w.bad(fmt, "joblib lzma-alone payload", "lzma.joblib", lzma.compress(bad, format=lzma.FORMAT_ALONE), unsafe=True)
+    w.bad(fmt, "joblib gzip payload", "gzip.joblib", C.compress(bad, "gzip"), unsafe=True)
 
 
 def _sys_modules_chain() -> bytes:
@@ -269,6 +281,10 @@ def _container_samples(w: _Writer) -> None:
         ("zip bomb 1 GiB of zeros", "bomb.zip", C.zip_bomb(1 << 30), False),
         ("zip nesting bomb", "nest-bomb.zip", C.nested_zips(8, bad_pickle), False),
         ("nested zip with payload", "nested.zip", C.nested_zips(2, bad_pickle), True),
+        ("torch zip under another prefix", "other-prefix.pt", C.torch_zip(bad_pickle, prefix="mymodel"), True),
+        ("torch zip after prepended bytes", "prepended.pt",
+         C.torch_zip(bad_pickle, extras=C.ZipExtras(prefix=b"JUNK" * 8, relative_offsets=True)), True),
+        ("pickle + zip polyglot", "polyglot.pt", bad_pickle + C.torch_zip(C.benign_pickle()), True),
     ]
     for technique, name, data, unsafe in zips:
         w.bad("zip", technique, name, data, unsafe=unsafe)
@@ -417,6 +433,9 @@ def _template_samples(w: _Writer) -> None:
         ("CVE-2024-34359 mro subclasses", T.MRO_CALL),
         ("dunder completed by runtime input", T.DATA_COMPLETED_DUNDER),
         *((f"SSTI disguise {name}", source) for name, source in sorted(T.DISGUISES.items())),
+        ("novel SSTI disguise center filter", "{{ messages|attr('class'|center(9)|replace(' ', '_')) }}"),
+        ("novel SSTI disguise octal escape", r"{{ lipsum|attr('\137\137globals\137\137') }}"),
+        ("novel SSTI disguise adjacent literals", "{{ lipsum|attr('__glo' 'bals__') }}"),
     ]
     for technique, source in published:
         w.bad("jinja", technique, slug(technique) + ".jinja", source.encode(), unsafe=True)
@@ -466,6 +485,11 @@ _PYTHON_FILES: list[tuple[str, str, str]] = [
      f"import codecs\nexec(codecs.decode({__import__('codecs').encode(H.PAYLOAD, 'rot13')!r}, 'rot13'))\n"),
     ("novel os.execv via alias dict", "modeling_execv.py",
      'import os\nrunners = {"go": os.execv}\nrunners["go"]("/bin/sh", ["sh", "-c", "echo modelcert-test"])\n'),
+    ("novel os.system via list item", "modeling_list.py", f"import os\n[os.system][0]({CMD!r})\n"),
+    ("novel os.system as default argument", "modeling_default.py",
+     f"import os\n\n\ndef run(c, f=os.system):\n    f(c)\n\n\nrun({CMD!r})\n"),
+    ("novel PYTHONBREAKPOINT hook", "modeling_breakpoint.py",
+     f'import os\nos.environ["PYTHONBREAKPOINT"] = "os.system"\nbreakpoint({CMD!r})\n'),
 ]
 
 
@@ -473,6 +497,8 @@ def _hf_samples(w: _Writer) -> None:
     for technique, name, source in _PYTHON_FILES:
         w.bad("python", technique, name, source.encode(), unsafe=True)
     w.bad("python", "sitecustomize shipped", "sitecustomize.py", b"import sys\n")
+    w.bad("python", "novel ctypes libc system", "modeling_ctypes.py",
+          f'import ctypes\nctypes.CDLL(None).system(b"{CMD}")\n'.encode())
     code = compile(H.PAYLOAD, "modeling_x.py", "exec")
     w.bad("python", "compiled bytecode payload", "modeling_x.cpython-311.pyc",
           importlib.util.MAGIC_NUMBER + b"\x00" * 12 + marshal.dumps(code))
@@ -568,6 +594,8 @@ def _keras_samples(w: _Writer) -> None:
         ("CVE-2026-1462 TFSMLayer", seq([G.keras_cve_2026_1462_layer()]), True),
         ("Keras custom object", seq([G.keras_custom_object_layer()]), False),
         ("Keras canary module", seq([G.keras_layer("Boom", {"units": 1}, module=CANARY)]), False),
+        ("novel Keras Lambda inside TimeDistributed", seq([G.keras_layer("TimeDistributed", {
+            "layer": G.keras3_lambda_layer()})]), True),
         ("Keras load_model gadget", seq([G.keras_layer("Dense", {"units": 1, "activation": G.keras_function(
             "keras.models", "load_model")})]), True),
     ]
@@ -671,7 +699,14 @@ def _benign_pickles(w: _Writer) -> None:
                      "be": np.arange(3, dtype=">i4")}, out)
         w.good("pickle", "joblib numpy layouts", "arrays.joblib", out.getvalue())
     if has("sklearn") and has("joblib"):
-        for name, model in _sklearn_models().items():
+        import joblib
+
+        models = _sklearn_models()
+        for compress in ("zlib", "gzip", "bz2", "xz", "lzma", *(["lz4"] if has("lz4") else [])):
+            out = io.BytesIO()
+            joblib.dump(models["pipeline"], out, compress=(compress, 3))
+            w.good("pickle", f"sklearn joblib compress={compress}", f"sklearn-{compress}.joblib", out.getvalue())
+        for name, model in models.items():
             w.good("pickle", f"sklearn {name} pickle", f"sklearn-{name}.pkl", pickle.dumps(model, protocol=5))
             out = io.BytesIO()
             joblib.dump(model, out)

@@ -158,7 +158,7 @@ def _declared_positions(model: Any) -> int | None:
 class TransformersTarget(CausalLMTarget):
     """A model folder loaded with `transformers` (installed separately): local files only, no remote code."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, binding: str = "package") -> None:
         folder = Path(path)
         if not folder.is_dir():
             raise TargetError(f"{folder} is not a model folder (a hub name is never fetched)")
@@ -175,4 +175,4 @@ class TransformersTarget(CausalLMTarget):
             )
         except Exception as exc:  # transformers raises many types for a folder it cannot load
             raise TargetError(f"cannot load {folder}: {type(exc).__name__}: {str(exc)[:200]}") from None
-        super().__init__(model, tokenizer, name=folder.name, binding="package")
+        super().__init__(model, tokenizer, name=folder.name, binding=binding)

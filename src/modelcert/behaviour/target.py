@@ -51,8 +51,9 @@ class GenerationParams:
 @dataclass(frozen=True)
 class TargetInfo:
     """What answered. `binding` says how it is tied to the package being certified:
-    "package" (weights loaded from the package), "endpoint" (a server that says it serves it),
-    "mock" (no model at all: a test double)."""
+    "package" (weights loaded from the package), "other-folder" (loaded from another folder),
+    "in-process" (a model object handed over by the caller), "endpoint" (a server trusted to serve
+    it), "mock" (no model at all: a test double)."""
 
     kind: str
     name: str

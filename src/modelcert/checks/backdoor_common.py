@@ -142,7 +142,9 @@ def gguf_metadata(inputs: PackageInputs) -> dict[str, dict[str, Any]]:
     if cached is not None:
         return cached
     found: dict[str, dict[str, Any]] = {}
-    for relpath in inputs.view.relpaths():
+    detected = [a.path for a in inputs.files if a.format == "gguf"]
+    named = [p for p in inputs.view.relpaths() if p.lower().endswith(".gguf")]
+    for relpath in sorted({*detected, *named}):
         blob = inputs.view.open_file(relpath)
         if blob is None:
             continue

@@ -59,6 +59,7 @@ from modelcert.formats.jinja_template import parse_template
 from modelcert.limits import Limits
 
 RENDER_TIMEOUT_SECONDS = 8.0
+MAX_RENDERED_TEMPLATES = 16  # beyond this many distinct templates in one package, static reading only
 MAX_VARIANT_JOBS = 1500
 _SLASH_COMMAND = re.compile(r"^/[a-z_]{2,32}$")
 # Topic words real template backdoors key on, plus ordinary words: inserted on top of the template's
@@ -300,19 +301,28 @@ def check_templates(inputs: PackageInputs) -> list[Finding]:
         if digest in seen:
             continue  # the same template shipped twice is analysed once
         seen.add(digest)
-        findings.extend(analyse_template(template, inputs.limits))
+        findings.extend(analyse_template(template, inputs.limits, render=len(seen) <= MAX_RENDERED_TEMPLATES))
     return findings
 
 
-def analyse_template(template: ChatTemplate, limits: Limits) -> list[Finding]:
+def analyse_template(template: ChatTemplate, limits: Limits, *, render: bool = True) -> list[Finding]:
+    """Static findings for one template, then (unless `render` is False) the differential rendering."""
     try:
         tree = parse_template(template.source, limits)
     except FormatError:
         return []  # the templates analyzer reports unparseable templates
     facts = TemplateReader(tree).facts()
     findings = list(_static_findings(facts, template.location))
-    render = renderer(template.source, template.special_tokens, RENDER_TIMEOUT_SECONDS)
-    findings.extend(_rendering_findings(render, facts, template))
+    if not render:
+        findings.append(
+            TemplateNotRendered.finding(
+                f"more than {MAX_RENDERED_TEMPLATES} templates in the package: static checks only",
+                template.location,
+            )
+        )
+        return findings
+    renderer_fn = renderer(template.source, template.special_tokens, RENDER_TIMEOUT_SECONDS)
+    findings.extend(_rendering_findings(renderer_fn, facts, template))
     return findings
 
 

@@ -103,10 +103,10 @@ class RenderJob:
 
 def make_environment() -> Any:
     """ImmutableSandboxedEnvironment configured like transformers' chat-template environment."""
-    from jinja2 import nodes  # noqa: PLC0415 - only rendering needs jinja2's runtime pieces
-    from jinja2.exceptions import TemplateError  # noqa: PLC0415
-    from jinja2.ext import Extension, loopcontrols  # noqa: PLC0415
-    from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: PLC0415
+    from jinja2 import nodes
+    from jinja2.exceptions import TemplateError
+    from jinja2.ext import Extension, loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     class GenerationTag(Extension):
         tags = frozenset({"generation"})  # type: ignore[assignment]
@@ -229,7 +229,7 @@ def _render_in_child(
 
 def _limit_memory() -> None:
     try:
-        import resource  # noqa: PLC0415 - POSIX only
+        import resource
 
         with open("/proc/self/statm") as fh:
             current = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")

@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pack", default="modelcert-core", help="built-in pack name or a pack file (YAML)")
     parser.add_argument(
         "--target",
-        help="model to probe: mock, mock:reckless, http://127.0.0.1:PORT (OpenAI-compatible) or local:PATH",
+        help="model to probe: mock, mock:reckless, http://127.0.0.1:PORT (OpenAI-compatible), "
+        "local (this package; needs transformers) or local:PATH",
     )
     parser.add_argument("--model", default="default", help="model name sent to an HTTP target")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback HTTP target")
@@ -80,17 +81,19 @@ def _target(args: argparse.Namespace) -> Target | None:
         from modelcert.behaviour.mock import reckless_mock
 
         return reckless_mock()
-    if spec.startswith("local:"):
+    if spec == "local" or spec.startswith("local:"):
         from modelcert.behaviour.local_target import TransformersTarget
 
-        return TransformersTarget(Path(spec.removeprefix("local:")))
+        folder = Path(spec.removeprefix("local:")) if ":" in spec else Path(args.path)
+        same = folder.resolve() == Path(args.path).resolve()
+        return TransformersTarget(folder, binding="package" if same else "other-folder")
     if spec.startswith(("http://", "https://")):
         from modelcert.behaviour.http_target import OpenAICompatTarget
 
         return OpenAICompatTarget(
             spec, args.model, allow_remote=args.allow_remote, api_key_env=args.api_key_env
         )
-    raise ModelcertError(f"--target {spec!r}: use mock, mock:reckless, http://HOST:PORT or local:PATH")
+    raise ModelcertError(f"--target {spec!r}: use mock, mock:reckless, http://HOST:PORT, local or local:PATH")
 
 
 def run(args: argparse.Namespace) -> int:

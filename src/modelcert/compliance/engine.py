@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelcert.behaviour.code_analysis import Analyser, BanditAnalyser, BuiltinAnalyser, default_analyser
-from modelcert.behaviour.datasets import Bank, open_bank
+from modelcert.behaviour.datasets import BUILTIN_PREFIX, Bank, open_bank
 from modelcert.behaviour.importers.common import ImportedRun
 from modelcert.behaviour.importers.garak import import_garak, probe_matches
 from modelcert.behaviour.importers.inspect_log import import_inspect
@@ -160,7 +160,10 @@ def _eval(spec: CheckSpec, pack: PolicyPack, opts: RunOptions, deadline: float |
     ref = pack.datasets[spec.dataset]
     bank = opts.banks.get(spec.dataset)
     if bank is None and ref.source:
-        bank = open_bank(ref.source)
+        try:
+            bank = open_bank(_bank_reference(ref.source, pack.source))
+        except ModelcertError as exc:
+            return CheckResult(spec, NOT_MEASURABLE, f"bank for {spec.dataset} unavailable: {exc}", None)
     if bank is None:
         return CheckResult(
             spec, NOT_MEASURABLE, f"no bank for dataset {spec.dataset} (the holder must supply it)", None
@@ -196,6 +199,13 @@ def _eval(spec: CheckSpec, pack: PolicyPack, opts: RunOptions, deadline: float |
     run = run_eval(eval_spec, bank, opts.target, scorer, deadline=deadline, keep_replies=opts.keep_replies)
     status, reason = run.judge()
     return CheckResult(spec, status, reason, "E2", run=run)
+
+
+def _bank_reference(source: str, pack_source: str) -> str:
+    """A relative bank path in a pack file is relative to the pack's folder, not the working directory."""
+    if source.startswith(BUILTIN_PREFIX) or Path(source).is_absolute() or pack_source.startswith("builtin:"):
+        return source
+    return str(Path(pack_source).parent / source)
 
 
 def _import(spec: CheckSpec, opts: RunOptions) -> CheckResult:

@@ -188,6 +188,7 @@ def compliance_predicate(run: ComplianceRun, audience: str = "public") -> dict[s
         checks.append(entry)
     return {
         "schema": PREDICATE_SCHEMA,
+        "subject": doc["subject"]["digest"],  # must equal the certificate's subject digest
         "pack": doc["pack"],
         "profile": run.profile.id,
         "status": run.status,

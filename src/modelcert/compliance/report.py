@@ -10,6 +10,11 @@ from modelcert.compliance.results import MET, NOT_MET
 
 MARK = {MET: "✓", NOT_MET: "✗"}
 STATUS_WIDTH = 15
+BINDING_NOTES = {
+    "mock": "note: a mock is a test double; its results say nothing about this package's weights",
+    "endpoint": "note: the endpoint is trusted to serve this package's weights (not verifiable from here)",
+    "other-folder": "note: the model was loaded from another folder than the package judged here",
+}
 
 
 def _mark(status: str) -> str:
@@ -26,6 +31,8 @@ def render_text(run: ComplianceRun, *, verbose: bool = False) -> str:
     ]
     if run.target is not None:
         lines.append(f"  target   {run.target.kind} {run.target.name} (binding: {run.target.binding})")
+        if run.target.binding in BINDING_NOTES:
+            lines.append(f"           {BINDING_NOTES[run.target.binding]}")
     else:
         lines.append("  target   none (behavioural checks not measurable; give --target)")
     lines.append(f"  result   {run.status.upper()}")

@@ -163,7 +163,7 @@ def read_gguf_tokenizer_metadata(blob: Blob, limits: Limits) -> dict[str, Any]:
     The header reader keeps only a preview of arrays; the tokenizer arrays are re-read here from the
     offsets it recorded, with every count checked against the bytes that remain.
     """
-    from modelcert.formats.gguf import ArrayValue, read_gguf  # noqa: PLC0415 - GGUF packages only
+    from modelcert.formats.gguf import ArrayValue, read_gguf
 
     header = read_gguf(blob, limits)
     out: dict[str, Any] = {}
