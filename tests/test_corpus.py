@@ -134,7 +134,7 @@ for library in ("onnx", "google.protobuf", "py7zr", "zstandard", "lz4.frame", "j
 samples = read_manifest(root)
 preloaded = set(sys.modules)
 paths = sysconfig.get_paths()
-stdlib_roots = tuple(str(Path(p).resolve()) + os.sep for p in {paths["stdlib"], paths["platstdlib"]})
+stdlib_roots = (str(Path(os.__file__).resolve().parent) + os.sep,)  # in a venv, platstdlib is the venv's lib/
 trusted_roots = tuple(str(Path(p).resolve()) + os.sep for p in {paths["stdlib"], paths["platstdlib"],
                       paths["purelib"], paths["platlib"], str(Path(modelcert.__file__).parent)})
 corpus_root = str(root.resolve()) + os.sep
