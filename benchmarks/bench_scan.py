@@ -1,12 +1,17 @@
 """Scan throughput and memory on a large folder, side by side with single-core hashlib.sha256.
 
 Builds a folder of safetensors and PyTorch zip files (default 2.2 GB) under a scratch directory,
-warms the page cache, then measures in one run, medians of --repeat:
+or with --gguf one GGUF file written by gguf.GGUFWriter (Q8_0 tensors of random bytes, llama metadata,
+vocabulary and a chat template), or with --sharded a Hugging Face style folder of safetensors shards
+with model.safetensors.index.json and config.json; warms the page cache, then measures in one run,
+medians of --repeat:
   - hashlib.sha256 over every file, one core, 1 MiB reads (the physical reference);
   - `modelcert scan FOLDER --format json` as a subprocess (wall time and peak RSS of the child).
 Prints a markdown table and the exact command. Not a test: run it by hand or via `make bench`.
 
     .venv/bin/python benchmarks/bench_scan.py --gb 2.2 --repeat 3
+    .venv/bin/python benchmarks/bench_scan.py --gguf --gb 1.2 --repeat 3
+    .venv/bin/python benchmarks/bench_scan.py --sharded --gb 2.2 --repeat 3
 """
 
 from __future__ import annotations
@@ -73,6 +78,99 @@ def build_corpus(folder: Path, gigabytes: float) -> int:
     return sum(p.stat().st_size for p in folder.iterdir())
 
 
+def write_gguf(path: Path, total_bytes: int, rng: np.random.Generator) -> None:
+    """A llama-shaped GGUF from the reference writer: Q8_0 matrices of random bytes, F32 norms."""
+    import gguf
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from builders.templates import LLAMA3_TOOLS
+
+    q8 = gguf.GGMLQuantizationType.Q8_0
+    hidden, ffn, vocab = 2048, 5632, 32000
+
+    def q8_bytes(rows: int, cols: int) -> tuple[tuple[int, int], int]:
+        return (rows, cols // 32 * 34), rows * cols // 32 * 34
+
+    layer = [("attn_q", hidden, hidden), ("attn_k", hidden, hidden), ("attn_v", hidden, hidden),
+             ("attn_output", hidden, hidden), ("ffn_gate", ffn, hidden), ("ffn_up", ffn, hidden),
+             ("ffn_down", hidden, ffn)]  # fmt: skip
+    per_layer = sum(q8_bytes(r, c)[1] for _, r, c in layer)
+    blocks = max(1, -(-(total_bytes - 2 * q8_bytes(vocab, hidden)[1]) // per_layer))
+    tensors: list[tuple[str, tuple[int, ...], int, bool]] = [
+        ("token_embd.weight", *q8_bytes(vocab, hidden), True)
+    ]
+    for b in range(blocks):
+        tensors.append((f"blk.{b}.attn_norm.weight", (hidden,), hidden * 4, False))
+        tensors += [(f"blk.{b}.{name}.weight", *q8_bytes(r, c), True) for name, r, c in layer]
+        tensors.append((f"blk.{b}.ffn_norm.weight", (hidden,), hidden * 4, False))
+    tensors.append(("output_norm.weight", (hidden,), hidden * 4, False))
+    tensors.append(("output.weight", *q8_bytes(vocab, hidden), True))
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name("bench-llama")
+    writer.add_context_length(4096)
+    writer.add_embedding_length(hidden)
+    writer.add_block_count(blocks)
+    writer.add_feed_forward_length(ffn)
+    writer.add_head_count(32)
+    writer.add_head_count_kv(8)
+    writer.add_rope_freq_base(500000.0)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list([f"tok{i}" for i in range(vocab)])
+    writer.add_token_types([1] * vocab)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.add_chat_template(LLAMA3_TOOLS)
+    for name, shape, nbytes, quantized in tensors:
+        if quantized:
+            writer.add_tensor_info(name, shape, np.dtype(np.uint8), nbytes, raw_dtype=q8)
+        else:
+            writer.add_tensor_info(name, shape, np.dtype(np.float32), nbytes)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    for _name, shape, nbytes, quantized in tensors:
+        data = np.frombuffer(rng.bytes(nbytes), dtype=np.uint8 if quantized else np.float32).reshape(shape)
+        writer.write_tensor_data(data)
+    writer.close()
+
+
+def build_sharded(folder: Path, gigabytes: float, shards: int = 4) -> None:
+    """model-0000i-of-0000n.safetensors with llama tensor names, their index and a config."""
+    rng = np.random.default_rng(11)
+    per_shard = int(gigabytes * 1e9) // shards
+    weight_map: dict[str, str] = {}
+    layer = 0
+    for i in range(shards):
+        shard = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+        names, offset, sizes = [], 0, []
+        while offset < per_shard:
+            for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+                name = f"model.layers.{layer}.self_attn.{proj}.weight"
+                size = min(2048 * 2048 * 2, per_shard - offset) // 2 * 2
+                if size <= 0:
+                    break
+                header[name] = {"dtype": "BF16", "shape": [size // 2],
+                                "data_offsets": [offset, offset + size]}  # fmt: skip
+                names.append(name)
+                sizes.append(size)
+                offset += size
+            layer += 1
+        encoded = json.dumps(header).encode()
+        encoded += b" " * (-len(encoded) % 8)
+        with open(folder / shard, "wb") as fh:
+            fh.write(struct.pack("<Q", len(encoded)) + encoded)
+            for size in sizes:
+                fh.write(rng.bytes(size))
+        weight_map.update(dict.fromkeys(names, shard))
+    index = {"metadata": {"total_size": sum(p.stat().st_size for p in folder.glob("*.safetensors"))},
+             "weight_map": weight_map}  # fmt: skip
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    (folder / "config.json").write_text(json.dumps({"model_type": "llama", "num_hidden_layers": layer}))
+
+
 def sha256_single_core(folder: Path) -> float:
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
@@ -112,10 +210,22 @@ def main() -> int:
     parser.add_argument("--gb", type=float, default=2.2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="reuse/keep the corpus in this folder")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--gguf", action="store_true", help="one GGUF file (gguf.GGUFWriter) of about --gb GB")
+    kind.add_argument("--sharded", action="store_true", help="safetensors shards + their index.json")
     args = parser.parse_args()
-    scratch = args.keep or Path(tempfile.mkdtemp(prefix="modelcert-bench-"))
+    scratch = args.keep or Path(tempfile.mkdtemp(prefix="modelcert-bench-", dir="/tmp"))
+    described = "safetensors + torch zip"
     try:
-        if not any(scratch.glob("*.safetensors")):
+        if args.gguf:
+            described = "one GGUF from gguf.GGUFWriter, Q8_0, with chat template"
+            if not any(scratch.glob("*.gguf")):
+                write_gguf(scratch / "model-q8_0.gguf", int(args.gb * 1e9), np.random.default_rng(5))
+        elif args.sharded:
+            described = "safetensors shards + model.safetensors.index.json"
+            if not any(scratch.glob("*.safetensors")):
+                build_sharded(scratch, args.gb)
+        elif not any(scratch.glob("*.safetensors")):
             build_corpus(scratch, args.gb)
         total = sum(p.stat().st_size for p in scratch.iterdir())
         sha256_single_core(scratch)  # warm the page cache
@@ -128,7 +238,7 @@ def main() -> int:
             rss.append(peak_mib)
         h, s = statistics.median(hash_times), statistics.median(scan_times)
         print(f"corpus: {total / 1e9:.2f} GB in {len(list(scratch.iterdir()))} files "
-              f"(safetensors + torch zip), page cache warm, {os.cpu_count()} cores")
+              f"({described}), page cache warm, {os.cpu_count()} cores")
         print()
         print(f"| measure | median of {args.repeat} | throughput |")
         print("|---|---|---|")

@@ -1,5 +1,5 @@
-"""The labelled corpus end to end (issues 2 and 3): every malicious sample is flagged, every benign one is clean,
-and scanning all of it executes, compiles, spawns, connects and imports nothing it names.
+"""The labelled corpus end to end (issues 2 and 3): every malicious sample is flagged, every benign one is
+clean, and scanning all of it executes, compiles, spawns, connects and imports nothing it names.
 
 A failure lists every misclassified sample by technique: the analyzers are fixed, never these expectations.
 """
@@ -38,13 +38,16 @@ def reports(corpus: tuple[Path, list[Sample]]) -> dict[str, ScanReport]:
 
 
 def _why(report: ScanReport) -> str:
-    changing = sorted({f"{f.check_id}:{f.verdict.value}" for f in report.all_findings() if f.verdict is not Verdict.CLEAN})
+    changing = sorted(
+        {f"{f.check_id}:{f.verdict.value}" for f in report.all_findings() if f.verdict is not Verdict.CLEAN}
+    )
     skipped = [f"{a.path}:skipped({a.format})" for a in report.files if a.verdict is Verdict.SKIPPED]
     return " ".join(changing + skipped) or "no findings"
 
 
 def benign_problem(report: ScanReport, *, package: bool) -> str | None:
-    """Why a benign sample is not clean, or None. A lone file must be read; a package may hold unclaimed files."""
+    """Why a benign sample is not clean, or None. A lone file must be read; a package may hold unclaimed
+    files."""
     if any(f.verdict is not Verdict.CLEAN for f in report.package_findings):
         return "package finding"
     for artifact in report.files:
@@ -78,12 +81,16 @@ def _failures(root: Path, samples: list[Sample], reports: dict[str, ScanReport],
     return out
 
 
-def test_every_malicious_sample_is_flagged(corpus: tuple[Path, list[Sample]], reports: dict[str, ScanReport]) -> None:
+def test_every_malicious_sample_is_flagged(
+    corpus: tuple[Path, list[Sample]], reports: dict[str, ScanReport]
+) -> None:
     failures = _failures(*corpus, reports, "malicious")
     assert not failures, f"{len(failures)} malicious samples misclassified:\n" + "\n".join(failures)
 
 
-def test_every_benign_sample_is_clean(corpus: tuple[Path, list[Sample]], reports: dict[str, ScanReport]) -> None:
+def test_every_benign_sample_is_clean(
+    corpus: tuple[Path, list[Sample]], reports: dict[str, ScanReport]
+) -> None:
     failures = _failures(*corpus, reports, "benign")
     assert not failures, f"{len(failures)} benign samples misclassified:\n" + "\n".join(failures)
 
@@ -92,16 +99,31 @@ def test_corpus_covers_every_format_family(corpus: tuple[Path, list[Sample]]) ->
     root, samples = corpus
     malicious = {s.format for s in samples if s.label == "malicious"}
     benign = {s.format for s in samples if s.label == "benign"}
-    assert {"pickle", "zip", "tar", "gzip", "7z", "numpy", "torchscript", "safetensors", "gguf", "jinja", "python",
-            "hf", "tf-savedmodel"} <= malicious
+    assert {
+        "pickle",
+        "zip",
+        "tar",
+        "gzip",
+        "7z",
+        "numpy",
+        "torchscript",
+        "safetensors",
+        "gguf",
+        "jinja",
+        "python",
+        "hf",
+        "tf-savedmodel",
+    } <= malicious
     assert {"pickle", "zip", "tar", "7z", "numpy", "jinja", "hf", "tf-savedmodel"} <= benign
     assert sum(s.well_known for s in samples) > 100 and len({s.relpath for s in samples}) == len(samples)
     assert all((root / s.relpath).exists() for s in samples)
     assert not (root / "_scratch").exists()
 
 
-def test_classification_helpers_can_fail(corpus: tuple[Path, list[Sample]], reports: dict[str, ScanReport]) -> None:
-    """The checks above are not vacuous: a benign verdict on a malicious sample (and the reverse) is reported."""
+def test_classification_helpers_can_fail(
+    corpus: tuple[Path, list[Sample]], reports: dict[str, ScanReport]
+) -> None:
+    """The checks above are not vacuous: a clean verdict on a malicious sample (and the reverse) fails."""
     _, samples = corpus
     bad = next(s for s in samples if s.label == "malicious" and s.well_known)
     good = next(s for s in samples if s.label == "benign")
@@ -109,7 +131,7 @@ def test_classification_helpers_can_fail(corpus: tuple[Path, list[Sample]], repo
     assert benign_problem(reports[bad.relpath], package=False) is not None
 
 
-# ---- never executes (issue 2): an audit hook in a fresh interpreter ------------------------------------------
+# ---- never executes (issue 2): an audit hook in a fresh interpreter -------------------------------------
 
 # Runs in a subprocess: audit hooks cannot be removed, and this one must not outlive the scan. The hook is
 # inert unless armed, writes what it sees to a log with os.write (raises no audit event of its own), and
@@ -138,7 +160,8 @@ stdlib_roots = (str(Path(os.__file__).resolve().parent) + os.sep,)  # in a venv,
 trusted_roots = tuple(str(Path(p).resolve()) + os.sep for p in {paths["stdlib"], paths["platstdlib"],
                       paths["purelib"], paths["platlib"], str(Path(modelcert.__file__).parent)})
 corpus_root = str(root.resolve()) + os.sep
-markers = ("/etc/passwd", "/etc/shadow", "/etc/cron", ".ssh", ".bashrc", "modelcert-test", "libevil", "attacker")
+markers = ("/etc/passwd", "/etc/shadow", "/etc/cron", ".ssh", ".bashrc", "modelcert-test", "libevil",
+           "attacker")
 simple = {"subprocess.Popen", "os.system", "ctypes.dlopen", "socket.connect", "pickle.find_class",
           "marshal.loads", "marshal.load", "os.fork", "os.forkpty", "webbrowser.open"}
 parent = os.getpid()
@@ -170,7 +193,7 @@ def direct_caller():
 
 
 def machinery(frame):
-    """Code generated by the import system or a stdlib code generator (namedtuple, dataclasses), not the corpus."""
+    """Code generated by the import system or a stdlib generator (namedtuple, dataclasses): not corpus."""
     name = frame.f_code.co_filename
     return name.startswith("<frozen importlib") or os.path.realpath(name).startswith(stdlib_roots)
 
@@ -230,20 +253,31 @@ def _classify(event: dict[str, str]) -> str:
         return "allowed: the scanner's own HDF5 reader process (no corpus code)"
     if name == "os.fork" and "backdoor_template_render" in event["caller"]:
         return "allowed: fork of the sandboxed template renderer"
-    if event["process"] == "forked child" and name in {"compile", "exec"} and event.get("filename") == "<template>":
+    if (
+        event["process"] == "forked child"
+        and name in {"compile", "exec"}
+        and event.get("filename") == "<template>"
+    ):
         return "allowed: Jinja2 ImmutableSandboxedEnvironment compiling a template inside the forked renderer"
     return "violation"
 
 
 @pytest.mark.slow
-def test_scanning_the_whole_corpus_executes_nothing(corpus: tuple[Path, list[Sample]], tmp_path: Path) -> None:
+def test_scanning_the_whole_corpus_executes_nothing(
+    corpus: tuple[Path, list[Sample]], tmp_path: Path
+) -> None:
     root, samples = corpus
     log = tmp_path / "audit.jsonl"
     tests_dir = Path(__file__).parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests_dir), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
         [sys.executable, "-c", _HOOK_SCRIPT, str(root), str(log)],
-        capture_output=True, text=True, cwd=tests_dir, env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        cwd=tests_dir,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     verdicts = json.loads(done.stdout.strip().splitlines()[-1])
@@ -254,10 +288,10 @@ def test_scanning_the_whole_corpus_executes_nothing(corpus: tuple[Path, list[Sam
 
 
 def test_hook_script_sees_what_it_watches(tmp_path: Path) -> None:
-    """The same hook, armed around a harmless compile of corpus-like code, records it (silence above means something)."""
+    """The same hook, armed around a harmless compile, records it (so silence above means something)."""
     script = _HOOK_SCRIPT.replace(
         "verdicts = {s.relpath: scan_paths([root / s.relpath]).verdict.value for s in samples}",
-        "verdicts = {}\ncompile('x = 1', '<modelcert-test>', 'exec')",
+        "verdicts = {}\n    compile('x = 1', '<modelcert-test>', 'exec')",
     )
     root = tmp_path / "empty"
     root.mkdir()
@@ -265,8 +299,15 @@ def test_hook_script_sees_what_it_watches(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     tests_dir = Path(__file__).parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests_dir), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", script, str(root), str(log)], capture_output=True, text=True,
-                          cwd=tests_dir, env=env, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(root), str(log)],
+        capture_output=True,
+        text=True,
+        cwd=tests_dir,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     events = [json.loads(line) for line in log.read_text().splitlines()]
     assert [e["event"] for e in events] == ["compile"] and events[0]["filename"] == "<modelcert-test>"

