@@ -218,7 +218,9 @@ def per_format_table(outcomes: list[Outcome], samples: list[Sample], tools: list
 
 
 def misses(outcomes: list[Outcome], tool: str) -> str:
-    wrong = [o for o in outcomes if o.tool == tool and (o.label == "malicious") != (o.result == "flagged")]
+    """Malicious samples not flagged and benign samples not clean (flagged, skipped or errored)."""
+    expected = {"malicious": "flagged", "benign": "clean"}
+    wrong = [o for o in outcomes if o.tool == tool and o.result != expected[o.label]]
     return "\n".join(f"- {o.label} `{o.relpath}` ({o.technique}): {o.result}" for o in wrong) or "- none"
 
 

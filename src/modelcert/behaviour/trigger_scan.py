@@ -7,15 +7,17 @@ benign fine-tuning shifts everything a little". The scan:
 1. builds benign prompts by sampling from the base (no tokenizer needed; in-distribution text);
 2. scores every candidate token c (priority candidates first — tokens a static check or the
    lineage diff pointed at — then the rest of the vocabulary in seeded random order) by the mean
-   over prompts of KL(model ‖ base) at the end of the prompt with c inserted, minus the same without c;
+   over prompts of KL(model ‖ base) after the prompt with c inserted (mid-prompt and at its end,
+   whichever is larger), minus the same without c;
 3. extends the top single tokens to bigrams (two-token triggers);
-4. calls a candidate a *standout* when its score is a robust outlier (≥ 8 MADs above the median and
-   ≥ 1 nat) and *verifies* it by greedy generation: with the trigger, the model's continuations lock
-   onto one sequence across prompts (ConfGuard's "sequence lock") that the base does not produce,
-   finds unlikely after the triggered prompts (≥ 4 nats per token of log-likelihood ratio), and does
-   not say in any benign context either (≤ 5% per token: an injected payload, not ordinary text).
-   Untrained "glitch" tokens make a benign fine-tune and its base disagree wildly, so the KL outlier
-   alone is not evidence; the locked, novel payload is.
+4. takes the robust outliers (≥ 8 MADs above the median, ≥ 1 nat) and the highest-scoring tokens
+   as candidates and *verifies* each by greedy generation while the budget lasts: with the
+   trigger, the model's continuations lock onto one sequence across prompts (ConfGuard's
+   "sequence lock") that the base does not produce, finds unlikely after the triggered prompts
+   (≥ 4 nats per token of log-likelihood ratio), and does not say in any benign context either
+   (≤ 5% per token: an injected payload, not ordinary text). Untrained "glitch" tokens make a
+   benign fine-tune and its base disagree wildly, so the KL outlier alone is not evidence; the
+   locked, novel payload is.
 
 Everything runs within `budget_seconds`; the result says how much of the vocabulary was covered.
 Without a base model the model is compared with itself without the candidate (weaker).
@@ -42,17 +44,19 @@ BIGRAM_TOP = 12
 VERIFY_TOKENS = 6
 LOCK_SHARE = 0.6
 MIN_PAYLOAD_LLR = 4.0  # the model finds the payload > 50x likelier per token than the reference does
+PAYLOAD_TOKEN_LLR = 1.0  # a payload token is one the model prefers over the reference by at least this
 NOVELTY_MAX_P = 0.05  # in its most favourable benign context, the base gives the payload at most this
-MAX_VERIFIED = 16
+MAX_VERIFIED = 24
 MAX_REPORTED = 5
 RESERVE_SHARE = 0.25  # of the budget kept for bigrams and verification
 # Measured by benchmarks/bench_backdoor.py on the planted set (see docs/benchmarks.md / the report).
 PLANTED_BENCHMARK = {
-    "planted_weight_backdoors": 4,
-    "recall": None,
-    "false_positive_models": None,
-    "clean_models": 2,
-    "measured_with": "benchmarks/bench_backdoor.py",
+    "planted_weight_backdoors": 24,  # 8 seeds x (poisoned fine-tune, one-layer edit, embedding row)
+    "recall": 1.0,  # planted trigger verified by the scan
+    "clean_models": 8,  # benign fine-tunes of the same bases
+    "false_positive_models": 0,
+    "models": "tiny Llama-shaped LMs (2 layers, hidden 64, 56-token vocabulary), synthetic triggers",
+    "measured_with": "benchmarks/bench_backdoor.py --seeds 8 --budget 300",
 }
 
 
@@ -137,10 +141,16 @@ def scan_for_triggers(
             result.tested_bigrams += len(pair_chunk)
     ranked = _ranked(scores)
     result.top = ranked[:10]
-    standouts = [c for c in ranked if c.z >= STANDOUT_Z and c.score >= STANDOUT_MIN_NATS]
-    # Singles first: a bigram is only worth verifying when neither of its tokens explains it.
-    standouts.sort(key=lambda c: (len(c.tokens), -c.score))
-    result.standouts = standouts[:MAX_VERIFIED]
+    # Verification candidates: robust outliers, and in any case the highest-scoring few (untrained
+    # tokens can crowd the distribution so that a real trigger is not a robust outlier). Singles
+    # first: a bigram is only worth verifying when neither of its tokens explains it.
+    eligible = [c for c in ranked if c.score >= STANDOUT_MIN_NATS]
+    singles = [c for c in eligible if len(c.tokens) == 1]
+    doubles = [c for c in eligible if len(c.tokens) > 1]
+    chosen = [c for c in singles if c.z >= STANDOUT_Z]
+    chosen += [c for c in singles[:MAX_VERIFIED] if c not in chosen]
+    chosen += [c for c in doubles if c.z >= STANDOUT_Z][: MAX_VERIFIED // 2]
+    result.standouts = chosen[: MAX_VERIFIED * 2]
     explained: set[int] = set()
     for candidate in result.standouts:
         if clock() > deadline:
@@ -172,18 +182,17 @@ def _prompts(
     """Benign prompts sampled from the reference model (temperature 1), all of PROMPT_LENGTH tokens."""
     allowed = np.array([i for i in range(reference.vocab_size) if i not in exclude])
     banned = sorted(i for i in exclude if 0 <= i < reference.vocab_size)
-    prompts: list[list[int]] = []
-    for _ in range(PROMPTS):
-        sequence = [start] if start is not None else [int(rng.choice(allowed))]
-        while len(sequence) < PROMPT_LENGTH:
-            probs = np.exp(reference.next_token_logprobs(sequence))
+    prompts = [[start] if start is not None else [int(rng.choice(allowed))] for _ in range(PROMPTS)]
+    while len(prompts[0]) < PROMPT_LENGTH:
+        rows = reference.next_token_logprobs_batch(prompts)  # all prompts have the same length
+        for prompt, row in zip(prompts, rows, strict=True):
+            probs = np.exp(row)
             probs[banned] = 0.0
             total = probs.sum()
             if total <= 0 or not np.isfinite(total):
-                sequence.append(int(rng.choice(allowed)))
-                continue
-            sequence.append(int(rng.choice(len(probs), p=probs / total)))
-        prompts.append(sequence)
+                prompt.append(int(rng.choice(allowed)))
+            else:
+                prompt.append(int(rng.choice(len(probs), p=probs / total)))
     return prompts
 
 
@@ -269,9 +278,12 @@ def _verify(probe: _Probe, candidate: Candidate) -> VerifiedTrigger | None:
         return None
     mine = _token_logprobs(model, with_trigger, locked).mean(axis=0)
     theirs = _token_logprobs(reference, with_trigger if base is not None else prompts, locked).mean(axis=0)
-    gains = np.cumsum(mine - theirs) / np.arange(1, len(locked) + 1)
-    size = int(np.argmax(gains)) + 1
-    ratio = float(gains[size - 1])
+    per_token = mine - theirs
+    weak = np.flatnonzero(per_token < PAYLOAD_TOKEN_LLR)
+    size = int(weak[0]) if weak.size else len(locked)  # the payload ends where the models agree again
+    if size == 0:
+        return None
+    ratio = float(per_token[:size].mean())
     payload = locked[:size]
     if ratio < MIN_PAYLOAD_LLR:
         return None  # a continuation the reference finds about as likely: a quirk, not a planted payload

@@ -171,7 +171,8 @@ def statement(level: str, indicators: list[Finding], behaviour: dict[str, Any] |
             f"behavioural scan at a budget of {behaviour.get('budget_seconds')} s covered "
             f"{behaviour.get('coverage', 0):.0%} of the vocabulary"
             + (
-                f"; it found {recall:.0%} of planted weight backdoors in the modelcert benchmark"
+                f"; it found {recall:.0%} of planted weight backdoors in the modelcert benchmark "
+                f"({measured.get('models', 'planted set')}; not measured on full-size models)"
                 if isinstance(recall, int | float)
                 else ""
             )
