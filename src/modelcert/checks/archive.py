@@ -14,6 +14,6 @@ ANALYZERS: tuple[AnalyzerSpec, ...] = (
     AnalyzerSpec(formats=("7z",), analyze=analyze_7z),
     *(
         AnalyzerSpec(formats=(codec,), analyze=compressed_analyzer(codec))
-        for codec in ("gzip", "bzip2", "xz", "zstd", "lz4")
+        for codec in ("gzip", "bzip2", "xz", "zstd", "lz4", "zlib", "lzma")
     ),
 )

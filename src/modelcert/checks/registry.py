@@ -58,6 +58,8 @@ FORMAT_MODULES: dict[str, str] = {
     "zstd": "modelcert.checks.archive",
     "7z": "modelcert.checks.archive",
     "lz4": "modelcert.checks.archive",
+    "zlib": "modelcert.checks.archive",
+    "lzma": "modelcert.checks.archive",
     "torchscript-code": "modelcert.checks.pytorch",
     "numpy": "modelcert.checks.numpy_arrays",
     "safetensors": "modelcert.checks.weights",

@@ -226,7 +226,7 @@ class SevenZipReader:
     """A 7z archive opened for listing, then extraction of its file members one at a time."""
 
     def __init__(self, blob: Blob, limits: Limits, budget: int) -> None:
-        import py7zr  # noqa: PLC0415 - py7zr imports are slow; most scans have no 7z
+        import py7zr
 
         self._limits = limits
         with _py7zr_errors():
@@ -268,8 +268,8 @@ def _py7zr_errors() -> Iterator[None]:
 
 
 def _list_7z(archive: Any, limits: Limits, packed: int) -> tuple[SevenZipListing, dict[str, str]]:
-    from py7zr.exceptions import Bad7zFile  # noqa: PLC0415
-    from py7zr.helpers import get_sanitized_output_path  # noqa: PLC0415
+    from py7zr.exceptions import Bad7zFile
+    from py7zr.helpers import get_sanitized_output_path
 
     files = list(archive.files)
     if len(files) > limits.max_archive_members:

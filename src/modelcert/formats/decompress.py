@@ -124,6 +124,9 @@ DECODERS: dict[str, Callable[[], _Decoder]] = {
     "xz": _xz,
     "lz4": _Lz4Decoder,
     "deflate": lambda: _ZlibDecoder(-15),
+    # joblib's compress="zlib" and compress="lzma" write a bare zlib stream / an LZMA-alone stream
+    "zlib": lambda: _ZlibDecoder(15),
+    "lzma": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_ALONE),
 }
 # Codecs whose streams may follow one another in one file (read as one output by their tools).
 MULTI_STREAM = frozenset({"gzip", "bzip2", "xz", "lz4"})
@@ -226,7 +229,7 @@ class DecompressingReader(io.RawIOBase):
 
 
 def _zstd_reader(source: Blob) -> Any:
-    import zstandard  # noqa: PLC0415 - imported where used: most scans never meet zstd
+    import zstandard
 
     return zstandard.ZstdDecompressor().stream_reader(source.open(), read_size=CHUNK, read_across_frames=True)
 
@@ -283,7 +286,7 @@ def _zstd_frame_end(blob: Blob, start: int) -> int:
 
 def _zstd_error() -> type[BaseException]:
     try:
-        import zstandard  # noqa: PLC0415
+        import zstandard
     except ImportError:  # pragma: no cover - zstandard is a dependency
         return FormatError
     error: type[BaseException] = zstandard.ZstdError

@@ -61,7 +61,11 @@ PICKLE_LOADER_EXTENSIONS = frozenset(
 
 # What a content format may legitimately be named; outside this, a known extension is a mismatch.
 COMPATIBLE: dict[str, frozenset[str]] = {
-    "pickle": frozenset({"pickle", "zip", "numpy", "binary", "gguf", "safetensors"}),
+    # joblib.load decompresses transparently: a compressed pickle under a pickle name is normal
+    "pickle": frozenset(
+        {"pickle", "zip", "numpy", "binary", "gguf", "safetensors",
+         "gzip", "bzip2", "xz", "lz4", "zstd", "zlib", "lzma"}
+    ),
     "zip": frozenset({"zip"}),
     "numpy": frozenset({"numpy"}),
     "safetensors": frozenset({"safetensors"}),
@@ -110,7 +114,7 @@ def sniff(head: bytes, tail: bytes, size: int) -> str | None:
         return "numpy"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")) or b"PK\x05\x06" in tail:
         return "zip"
-    if head.startswith(b"GGUF") or head.startswith(b"FUGG"):
+    if head.startswith((b"GGUF", b"FUGG")):
         return "gguf"
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
@@ -124,6 +128,10 @@ def sniff(head: bytes, tail: bytes, size: int) -> str | None:
         return "7z"
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
+    if _looks_like_zlib(head):
+        return "zlib"
+    if _looks_like_lzma_alone(head):
+        return "lzma"
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
     for offset in (0, 512, 1024, 2048):
@@ -155,7 +163,7 @@ def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
             found = hint  # a .py that is not UTF-8 still imports (coding cookie): parse it, fail closed
         elif name.lower().endswith((".onnx.data", ".onnx_data")):
             found = "tensor-data"  # ONNX external data: raw tensor bytes, checked through the graph
-        elif extension_of(name) in PICKLE_LOADER_EXTENSIONS and not _is_text(head) and head[0] in _OPCODE_BYTES:
+        elif _loader_would_unpickle(name, head):
             # torch.load / pickle.load would read it and could run code before failing: analyse it as a
             # pickle (fail closed). A first byte that is no opcode stops every unpickler at once.
             return Detection(format="pickle", hint=hint, mismatch=False, guessed=True)
@@ -171,6 +179,30 @@ def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
     if hint == "safetensors" and found not in {"safetensors", "empty"}:
         mismatch = True
     return Detection(format=found, hint=hint, mismatch=mismatch)
+
+
+def _loader_would_unpickle(name: str, head: bytes) -> bool:
+    return extension_of(name) in PICKLE_LOADER_EXTENSIONS and not _is_text(head) and head[0] in _OPCODE_BYTES
+
+
+def _looks_like_zlib(head: bytes) -> bool:
+    """A bare zlib stream (RFC 1950): deflate method, 32 KiB window, header checksum, no preset dictionary."""
+    return (
+        len(head) >= 2
+        and head[0] == 0x78
+        and head[1] in (0x01, 0x5E, 0x9C, 0xDA)
+        and (head[0] << 8 | head[1]) % 31 == 0
+    )
+
+
+def _looks_like_lzma_alone(head: bytes) -> bool:
+    """An LZMA-alone (.lzma) header: default properties, a power-of-two-ish dictionary, a sane size."""
+    if len(head) < 13 or head[0] != 0x5D:
+        return False
+    dictionary = int.from_bytes(head[1:5], "little")
+    plausible_dict = any(dictionary in (1 << n, 3 << (n - 1)) for n in range(12, 31))
+    size = int.from_bytes(head[5:13], "little")
+    return plausible_dict and (size == (1 << 64) - 1 or size < (1 << 42))
 
 
 def _looks_like_safetensors(head: bytes, size: int) -> bool:

@@ -30,7 +30,7 @@ class _Limit(Exception):
 
 
 def inspect_file(stream: BinaryIO, max_links: int, max_attr_bytes: int) -> dict[str, Any]:
-    import h5py  # noqa: PLC0415 - only the worker loads the HDF5 C library
+    import h5py
 
     with h5py.File(stream, "r") as handle:
         attributes = _keras_attributes(handle, max_attr_bytes)
@@ -119,7 +119,7 @@ def _open_input(path: str | None) -> BinaryIO:
 
 def _limit_memory() -> None:
     try:
-        import resource  # noqa: PLC0415 - POSIX only
+        import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CEILING, MEMORY_CEILING))
     except (ImportError, ValueError, OSError):

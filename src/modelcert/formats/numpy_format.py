@@ -112,7 +112,7 @@ def _validate(header: Any, offset: int) -> tuple[Any, bool, tuple[int, ...]]:
 
 def _dtype_facts(descr: Any, offset: int) -> tuple[bool, int]:
     """Whether the dtype holds Python objects anywhere, and its item size, as numpy computes them."""
-    from numpy.lib.format import descr_to_dtype  # noqa: PLC0415 - numpy import is slow; only for .npy
+    from numpy.lib.format import descr_to_dtype
 
     if not isinstance(descr, str | list):
         raise FormatError(f".npy descr {type(descr).__name__} is neither a string nor a field list", offset)

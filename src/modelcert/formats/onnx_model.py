@@ -135,8 +135,8 @@ def read_onnx(blob: Blob, limits: Limits) -> OnnxView:
 
 def read_with_protobuf(data: bytes, limits: Limits) -> OnnxView:
     # Imported here: onnx is heavy and only ONNX files need it.
-    from google.protobuf.message import DecodeError  # noqa: PLC0415
-    from onnx import ModelProto  # noqa: PLC0415
+    from google.protobuf.message import DecodeError
+    from onnx import ModelProto
 
     model = ModelProto()
     try:
