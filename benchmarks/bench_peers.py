@@ -184,7 +184,7 @@ def timing_table(outcomes: list[Outcome], relpaths: set[str], tools: list[str], 
 
 def detection_table(outcomes: list[Outcome], samples: list[Sample], tools: list[str]) -> str:
     lines = [
-        "| tool | samples | malicious flagged | published payloads flagged | benign flagged (FP) | "
+        "| tool | samples | malicious flagged | unambiguous payloads flagged | benign flagged (FP) | "
         "errors | skipped |",
         "|---|---|---|---|---|---|---|",
     ]

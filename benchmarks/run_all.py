@@ -1,7 +1,8 @@
 """Run every benchmark script in sequence and print their markdown, one section each.
 
-Each script runs as its own process (one at a time: they measure wall time and peak RSS on a 2-core
-machine, so they must not overlap). A script that fails is reported and the others still run; the
+Every bench_*.py here runs (known ones with the arguments below, new ones with their defaults), each
+as its own process, one at a time: they measure wall time and peak RSS on a 2-core machine, so they
+must not overlap. A script that fails is reported and the others still run; the
 exit code is 1 when any failed. Scratch data goes under /tmp and is deleted by each script.
 
     .venv/bin/python benchmarks/run_all.py            # the numbers in docs/benchmarks.md
@@ -30,7 +31,16 @@ def plan(quick: bool) -> list[tuple[str, list[str]]]:
         ("Verify throughput", ["bench_verify.py", "--gb", max(gb, "2.0"), *repeat]),  # needs >= 2 GB
         ("Peers on the labelled corpus", ["bench_peers.py", *peers]),
         ("Per-format scan time beside ModelAudit", ["bench_formats.py", "--mb", mb, *repeat]),
+        ("Backdoor evidence on the planted set", ["bench_backdoor.py", "--seeds", "1" if quick else "3"]),
     ]
+
+
+def every_script(quick: bool) -> list[tuple[str, list[str]]]:
+    """The plan, then any other bench_*.py in this folder with its default arguments."""
+    known = plan(quick)
+    named = {argv[0] for _, argv in known}
+    extra = [(path.stem, [path.name]) for path in sorted(HERE.glob("bench_*.py")) if path.name not in named]
+    return [(title, argv) for title, argv in known if (HERE / argv[0]).exists()] + extra
 
 
 def main() -> int:
@@ -42,7 +52,7 @@ def main() -> int:
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else None
     failed = []
-    for title, argv in plan(args.quick):
+    for title, argv in every_script(args.quick):
         if only and argv[0] not in only:
             continue
         print(f"## {title}\n", flush=True)

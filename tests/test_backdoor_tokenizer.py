@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from builders import backdoor as B
 from modelcert.checks import backdoor_tokenizer as K
+from modelcert.checks import backdoor_tokenizer_rules as R
 from modelcert.checks.backdoor_common import LocalPackage
 from modelcert.errors import FormatError
 from modelcert.findings import Location, Verdict
@@ -91,10 +92,10 @@ def test_added_tokens_decoder_in_tokenizer_config_is_checked(tmp_path: Path) -> 
 
 
 def test_rules_that_only_respell_spaces_are_allowed() -> None:
-    assert K.rewrite_rules({"type": "Replace", "pattern": {"Regex": r"\s+"}, "content": " "}) == []
-    assert K.rewrite_rules({"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}) == []
-    assert K.rewrite_rules({"type": "Replace", "pattern": {"String": "``"}, "content": '"'}) == []
-    assert K.rewrite_rules({"type": "Replace", "pattern": {"Regex": "Paris"}, "content": "Berlin"})
+    assert R.rewrite_rules({"type": "Replace", "pattern": {"Regex": r"\s+"}, "content": " "}) == []
+    assert R.rewrite_rules({"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}) == []
+    assert R.rewrite_rules({"type": "Replace", "pattern": {"String": "``"}, "content": '"'}) == []
+    assert R.rewrite_rules({"type": "Replace", "pattern": {"Regex": "Paris"}, "content": "Berlin"})
 
 
 def test_diff_against_base() -> None:

@@ -58,7 +58,7 @@ def benign_problem(report: ScanReport, *, package: bool) -> str | None:
 
 
 def malicious_problem(sample: Sample, report: ScanReport) -> str | None:
-    """Why a malicious sample is not flagged (or, for a published payload, not unsafe), or None."""
+    """Why a malicious sample is not flagged (or, for an unambiguous payload, not unsafe), or None."""
     if report.verdict not in FLAGGED:
         return f"expected flagged, got {report.verdict.value}"
     if sample.well_known and report.verdict is not Verdict.UNSAFE:

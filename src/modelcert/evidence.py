@@ -30,9 +30,11 @@ from modelcert.checks.backdoor_tokenizer import compare_tokenizers, package_toke
 from modelcert.errors import ModelcertError
 from modelcert.findings import Finding, Location, ScanReport, Severity, Verdict
 from modelcert.limits import DEFAULT_LIMITS, Limits
+from modelcert.lineage.tensors import weight_files
 from modelcert.scan import ScanObserver, scan_paths
 
 DEFAULT_BUDGET_SECONDS = 300.0
+MAX_UNVERIFIED_REPORTED = 3  # the rest of the unverified candidates are listed in the MC592 summary
 UNRELATED_BASE = (
     "not run: the weights are not derived from the given base (MC570), so a differential scan against it "
     "would only measure how two unrelated models differ"
@@ -69,8 +71,8 @@ def scan_with_evidence(
                 behaviour_findings(model, base_package, budget or DEFAULT_BUDGET_SECONDS, extra, report)
             )
     kept = (
-        _without_inherited_decoding(report.package_findings, extra)
-        if base_package is not None
+        [f for f in _without_inherited_decoding(report.package_findings, extra) if f.check_id != "MC576"]
+        if base_package is not None  # the declared base was compared: MC573 replaces the MC576 reminder
         else list(report.package_findings)
     )
     combined = dataclasses.replace(report, package_findings=(*kept, *extra))
@@ -105,7 +107,8 @@ def behaviour_findings(
     model: LocalPackage, base: LocalPackage | None, budget: float, so_far: list[Finding], report: ScanReport
 ) -> list[Finding]:
     """Run the differential trigger scan; findings name the trigger and its payload."""
-    location = Location(path=".")
+    weights = weight_files(model.view, model.limits)
+    location = Location(path=weights[0] if weights else ".")
     try:
         from modelcert.behaviour.local_lm import LocalCausalLM
         from modelcert.behaviour.trigger_scan import PLANTED_BENCHMARK, scan_for_triggers
@@ -158,9 +161,9 @@ def behaviour_findings(
                 },
             )
         )
-    for candidate in result.standouts:
-        if candidate.tokens in verified:
-            continue
+    explained = {t for trigger in result.triggers for t in (*trigger.tokens, *trigger.payload)}
+    unverified = [c for c in result.standouts if c.tokens not in verified and not explained & set(c.tokens)]
+    for candidate in unverified[:MAX_UNVERIFIED_REPORTED]:
         findings.append(
             BehaviouralStandout.finding(
                 f"candidate {show(candidate.tokens)!r} raises KL by {candidate.score:.2f} nats "
@@ -193,6 +196,10 @@ def behaviour_findings(
                 "top": [
                     {"tokens": list(c.tokens), "kl_excess": round(c.score, 4), "z": round(c.z, 2)}
                     for c in result.top[:5]
+                ],
+                "unverified": [
+                    {"tokens": list(c.tokens), "text": show(c.tokens), "kl_excess": round(c.score, 4)}
+                    for c in unverified[:50]
                 ],
             },
         )

@@ -6,9 +6,10 @@ are harmless ("echo modelcert-test", hosts under `.invalid`); nothing is execute
 unpickled while building. Kinds whose library is missing are skipped. The sample list is deterministic;
 a few files (Keras saves, torch.save ids) carry timestamps or random ids in their bytes.
 
-A sample with `well_known=True` carries a published, unambiguous payload: a scanner must call it
-unsafe, not merely suspicious. `NAMED_MODULES` lists modules the payloads name that a scanner has no
-reason to import (the never-executes test checks that scanning imports none of them).
+A sample with `well_known=True` carries an unambiguous payload (a known-dangerous call or exploit,
+published or one of the new variants): a scanner must call it unsafe, not merely suspicious.
+`NAMED_MODULES` lists modules the payloads name that a scanner has no reason to import (the
+never-executes test checks that scanning imports none of them).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class Sample(NamedTuple):
     label: str  # "malicious" | "benign"
     technique: str  # advisory / CVE / technique id, or what the benign file is
     format: str
-    well_known: bool = False  # malicious with a published payload: must be unsafe
+    well_known: bool = False  # malicious with an unambiguous payload: must be unsafe
 
 
 def has(module: str) -> bool:

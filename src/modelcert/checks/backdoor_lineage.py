@@ -214,6 +214,7 @@ def adapter_findings(
                 f"top singular value {module.singular_values[0]:.3g}",
                 location.at(pointer=module.module),
                 details={
+                    "place": "adapter",
                     "module": module.module,
                     "z": round(z, 2),
                     "ratio": round(ratio, 2),
