@@ -6,13 +6,17 @@ unscannable, a limit hit too, and an unexpected exception is an analyzer error, 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 from modelcert import __version__
 from modelcert.checks.base import AnalysisContext, PackageView
@@ -39,7 +43,7 @@ from modelcert.findings import (
 from modelcert.formats.blob import Blob, BytesBlob, FileBlob
 from modelcert.formats.detect import HEAD_BYTES, TAIL_BYTES, detect
 from modelcert.limits import DEFAULT_LIMITS, Limits
-from modelcert.package import ModelPackage, PackageLink, oms_root_digest
+from modelcert.package import ModelPackage, PackageLink, file_sha256, oms_root_digest
 
 # Files up to this size are read into memory once and both hashed and parsed from that buffer;
 # larger ones are hashed in a streaming pass and parsed through positioned reads of what they need.
@@ -299,29 +303,26 @@ def _run_analyzer(
         )
 
 
-def _read_file(path: Path, relpath: str, size: int, chunk: int) -> tuple[Blob, bytes]:
-    """One read pass: the SHA-256 digest, and a blob the analyzers read from.
+def _open_file(
+    path: Path, relpath: str, size: int, chunk: int, hash_pool: Executor | None
+) -> tuple[Blob, Callable[[], bytes]]:
+    """One read pass: a blob the analyzers read from, and its SHA-256 digest (possibly still running).
 
-    Small files stay in memory (hashed and parsed from one buffer). Large ones are hashed in a
-    streaming pass; analyzers then read only the structure they need (headers, pickles, directories)
-    with positioned reads, which the page cache serves without touching the disk again.
+    Small files stay in memory, hashed and parsed from one buffer. Large ones are hashed in a
+    streaming pass on the hash pool *while* the analyzers read the structure they need (headers,
+    pickles, directories) with positioned reads, which the page cache serves: analysis time hides
+    behind hashing time instead of adding to it (hashlib and file reads release the GIL).
     """
-    h = hashlib.sha256()
     if size <= IN_MEMORY_FILE_BYTES:
         with open(path, "rb", buffering=0) as fh:
             data = fh.read()
-        h.update(data)
-        return BytesBlob(data, relpath), h.digest()
+        digest = hashlib.sha256(data).digest()
+        return BytesBlob(data, relpath), lambda: digest
     blob = FileBlob(path, relpath)
-    buffer = bytearray(chunk)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as fh:
-        while True:
-            n = fh.readinto(buffer)
-            if not n:
-                break
-            h.update(view[:n])
-    return blob, h.digest()
+    if hash_pool is None:
+        digest = file_sha256(path, chunk)
+        return blob, lambda: digest
+    return blob, hash_pool.submit(file_sha256, path, chunk).result
 
 
 def scan_paths(
@@ -346,12 +347,18 @@ def scan_paths(
         notes: dict[str, dict[str, Any]] = {}
         digests: dict[str, bytes] = {}
 
-        def scan_one(pf: Any, engine: _Engine = engine, notes: dict[str, Any] = notes,
-                     digests: dict[str, bytes] = digests) -> ArtifactReport:
+        def scan_one(
+            pf: Any,
+            engine: _Engine = engine,
+            notes: dict[str, Any] = notes,
+            digests: dict[str, bytes] = digests,
+            hash_pool: Executor | None = None,
+        ) -> ArtifactReport:
             location = Location(path=pf.relpath)
             file_notes: dict[str, Any] = {}
             try:
-                blob, digest = _read_file(pf.abspath, pf.relpath, pf.size, limits.read_chunk_bytes)
+                chunk = limits.read_chunk_bytes
+                blob, digest_of = _open_file(pf.abspath, pf.relpath, pf.size, chunk, hash_pool)
             except OSError as exc:
                 report = ArtifactReport(
                     path=pf.relpath, format="unknown", size=pf.size,
@@ -360,9 +367,11 @@ def scan_paths(
                 observer.file_done(pf.relpath, pf.size)
                 return report
             try:
-                report = engine.analyse(blob, pf.relpath, location, 0, digest.hex(), file_notes)
+                report = engine.analyse(blob, pf.relpath, location, 0, None, file_notes)
+                digest = digest_of()
             finally:
                 blob.close()
+            report = dataclasses.replace(report, sha256=digest.hex())
             with lock:
                 digests[pf.relpath] = digest
                 if file_notes:
@@ -370,11 +379,13 @@ def scan_paths(
             observer.file_done(pf.relpath, pf.size)
             return report
 
-        if workers > 1 and len(package.files) > 1:
+        big_files = any(pf.size > IN_MEMORY_FILE_BYTES for pf in package.files)
+        if workers > 1 and (len(package.files) > 1 or big_files):
             from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                reports = list(pool.map(scan_one, package.files))
+            with ThreadPoolExecutor(workers, "modelcert-hash") as hash_pool, \
+                    ThreadPoolExecutor(workers, "modelcert-scan") as pool:
+                reports = list(pool.map(lambda pf: scan_one(pf, hash_pool=hash_pool), package.files))
         else:
             reports = [scan_one(pf) for pf in package.files]
         reports.extend(_link_reports(package.links))
