@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import nodes
 
+from modelcert.formats.jinja_filters import apply_filter, apply_format, call_str_method
 from modelcert.formats.jinja_parse import iter_nodes
 from modelcert.formats.jinja_values import (
     BOOLS,
@@ -29,8 +30,6 @@ from modelcert.formats.jinja_values import (
     NUMERIC_FILTERS,
     OBJECT,
     PACKAGE_NAMES,
-    STRING_FILTERS,
-    STRING_METHODS,
     DictValue,
     Folded,
     GeneratorValue,
@@ -48,6 +47,7 @@ from modelcert.formats.jinja_values import (
     only_numeric,
     plus,
     power,
+    NotModelled,
     safe_percent,
     slice_value,
     times,
@@ -365,55 +365,77 @@ class ConstantFolder:
 
     def _apply_filter(self, expr: nodes.Filter, value: Folded) -> Folded:
         name = expr.name
-        if name in NUMERIC_FILTERS:
+        if name in NUMERIC_FILTERS and not value.complete:
             return NUMERIC
         if name in GENERATOR_FILTERS:
             if not value.complete:
                 return Folded.unknown(value.origin)
             text = f"<generator object {GENERATOR_FILTERS[name]}{FAKE_ADDRESS}"
             return combine([value], lambda v: self._generate(expr, v, text))
-        if name == "format" and expr.kwargs and not expr.args:
-            keys = [kw.key for kw in expr.kwargs]
-            return combine(
-                [value, *(self.fold(kw.value) for kw in expr.kwargs)],
-                lambda v, *vs: safe_percent(as_text(v), dict(zip(keys, vs, strict=True))),
-                building=True,
-            )
         if name == "random":
             return self._elements(value)
         if name in {"default", "d"}:
             return value.union(self.fold(expr.args[0])) if expr.args else value
-        function = STRING_FILTERS.get(name)
-        if function is None or expr.kwargs or expr.dyn_args or expr.dyn_kwargs:
-            if not value.complete:
-                return value
-            return Folded.unknown(Origin.BUILT if value.values else Origin.DATA)
+        if expr.dyn_args is not None or expr.dyn_kwargs is not None:
+            return value if not value.complete else BUILT
         args = [self.fold(arg) for arg in expr.args]
-        return combine([value, *args], function, building=bool(args))
+        keys = [kw.key for kw in expr.kwargs]
+        folds = [value, *args, *(self.fold(kw.value) for kw in expr.kwargs)]
+        count = len(args)
+
+        def compute(v: Hashable, *rest: Hashable) -> Hashable:
+            positional, named = tuple(rest[:count]), dict(zip(keys, rest[count:], strict=True))
+            if name == "format":
+                return apply_format(v, positional, named)
+            return apply_filter(name, v, positional, named)
+
+        result = combine(folds, compute, building=bool(args or keys))
+        if name in NUMERIC_FILTERS and not result.complete:
+            return merge([Folded(result.values), NUMERIC])  # always a number, whatever it is
+        if not value.complete and not value.values and result.origin < value.origin:
+            return value  # nothing known went in: the unknown part keeps its origin
+        return result
 
     def _generate(self, expr: nodes.Filter, value: Hashable, text: str) -> Hashable:
-        """select / reject / unique / map('filter') / items over a known value (tests over-approximated)."""
+        """select / reject / unique / map('filter') / items / batch / slice over a known value."""
         if isinstance(value, DictValue) and expr.name == "items":
             return GeneratorValue(dict_pairs(value), text)
+        if expr.name in {"unique", "batch", "slice"}:
+            if expr.dyn_args is not None or expr.dyn_kwargs is not None:
+                raise NotModelled("dynamic arguments")
+            args = tuple(self._single(arg) for arg in expr.args)
+            kwargs = {kw.key: self._single(kw.value) for kw in expr.kwargs}
+            return apply_filter(expr.name, value, args, kwargs)
         items = as_sequence(value)
-        if expr.name == "unique":
-            items = tuple(dict.fromkeys(items))
-        elif expr.name == "select" and not expr.args:
+        if expr.name == "select" and not expr.args:
             items = tuple(item for item in items if item)
         elif expr.name == "reject" and not expr.args:
             items = tuple(item for item in items if not item)
         elif expr.name == "map":
-            function = None
-            if expr.args and len(expr.args) == 1 and not expr.kwargs:
-                names = self.fold(expr.args[0])
-                if names.complete and len(names.values) == 1:
-                    function = STRING_FILTERS.get(str(next(iter(names.values))))
-            if function is None:
-                raise ValueError("map not modelled")
-            items = tuple(function(item) for item in items)
+            items = self._map(expr, items)
         elif expr.name not in {"select", "reject", "selectattr", "rejectattr"}:
-            raise ValueError("not modelled")
-        return GeneratorValue(items, text)
+            raise NotModelled(f"{expr.name} not modelled")
+        return GeneratorValue(items, text)  # tests of select/reject over-approximated: every item kept
+
+    def _map(self, expr: nodes.Filter, items: tuple[Hashable, ...]) -> tuple[Hashable, ...]:
+        """map('filter', *args, **kwargs): the filter applied to each item (attribute maps: not modelled)."""
+        if not expr.args or expr.dyn_args is not None or expr.dyn_kwargs is not None:
+            raise NotModelled("map over attributes")
+        name = self._single(expr.args[0])
+        if not isinstance(name, str):
+            raise NotModelled("map with a computed filter")
+        args = tuple(self._single(arg) for arg in expr.args[1:])
+        kwargs = {kw.key: self._single(kw.value) for kw in expr.kwargs}
+        if name == "format":
+            return tuple(apply_format(item, args, kwargs) for item in items)
+        return tuple(apply_filter(name, item, args, kwargs) for item in items)
+
+    def _single(self, expr: nodes.Node) -> Hashable:
+        folded = self.fold(expr)
+        if not folded.complete or len(folded.values) != 1:
+            raise NotModelled("argument with several or unknown values")
+        value: Hashable = next(iter(folded.values))
+        return value
 
     def _call(self, expr: nodes.Call) -> Folded:
         callee = expr.node
@@ -436,19 +458,31 @@ class ConstantFolder:
             return self.fold_body(self._macros[callee.name].body)
         if isinstance(callee, nodes.Getattr):
             receiver = self.fold(callee.node)
-            method = STRING_METHODS.get(callee.attr)
-            if method is not None and receiver.values and not expr.kwargs and not expr.dyn_args:
-                args = [self.fold(arg) for arg in expr.args]
-                return combine(
-                    [receiver, *args],
-                    lambda s, *a, m=method: m(s, *a) if isinstance(s, str) else _fail(),
-                    building=bool(args),
-                )
-            if callee.attr in {"keys", "values", "items", "get"}:
+            if callee.attr in {"keys", "values", "items", "get"} and any(
+                isinstance(v, DictValue) for v in receiver.values
+            ):
                 return self._dict_method(receiver, callee.attr, expr)
+            if receiver.values:
+                return self._method(receiver, callee.attr, expr)
             if not receiver.complete:
                 return Folded.unknown(receiver.origin)
         return DATA
+
+    def _method(self, receiver: Folded, method: str, expr: nodes.Call) -> Folded:
+        """A method called on known values: str methods are computed; anything else is unresolved."""
+        if expr.dyn_args is not None or expr.dyn_kwargs is not None:
+            return merge([Folded(receiver.values), BUILT])
+        args = [self.fold(arg) for arg in expr.args]
+        keys = [kw.key for kw in expr.kwargs]
+        count = len(args)
+
+        def compute(value: Hashable, *rest: Hashable) -> Hashable:
+            if isinstance(value, Opaque):
+                raise NotModelled("method of a template global")
+            return call_str_method(value, method, tuple(rest[:count]), dict(zip(keys, rest[count:], strict=True)))
+
+        folds = [receiver, *args, *(self.fold(kw.value) for kw in expr.kwargs)]
+        return combine(folds, compute, building=bool(args or keys))
 
     def _dict_method(self, receiver: Folded, method: str, expr: nodes.Call) -> Folded:
         out: list[Folded] = []
@@ -484,10 +518,6 @@ def _widen(old: dict[Any, Folded], new: dict[Any, Folded], *, widen_numbers: boo
         if widen_numbers and value.values and only_numeric(value):
             new[key] = value.union(NUMERIC)
     return changed
-
-
-def _fail() -> Hashable:
-    raise TypeError("not a string")
 
 
 _ARITHMETIC: dict[type[nodes.Node], Callable[[Any, Any], Hashable]] = {

@@ -23,6 +23,15 @@ MAX_HINTS = 32  # constant pieces remembered per unresolved value
 _FOLD_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError, AttributeError)
 
 
+class NotModelled(Exception):  # noqa: N818 - a signal, not an error condition of the input
+    """The folder cannot compute this operation exactly: the result is unresolved, never dropped.
+
+    Ordinary exceptions (TypeError, ValueError, ...) raised on exact values mean the render itself
+    fails there, so that combination of values is dropped; NotModelled means "some value we do not
+    know", so the result becomes incomplete (fail closed).
+    """
+
+
 class Origin(IntEnum):
     """Where the unknown part of a value comes from; higher is more worrying at an attribute sink."""
 
@@ -170,7 +179,7 @@ LOOP_NUMERIC_ATTRS = frozenset({"index", "index0", "revindex", "revindex0", "len
 NUMERIC_FILTERS = frozenset(
     {"length", "count", "int", "float", "abs", "round", "sum", "wordcount", "filesizeformat"}
 )
-_FORMAT_SPEC = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")
+_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")
 
 
 def as_text(value: Hashable) -> str:
@@ -188,9 +197,9 @@ def as_text(value: Hashable) -> str:
 
 def bounded(value: Hashable) -> Hashable:
     if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-        raise ValueError("too long")
+        raise NotModelled("string too long to track")
     if isinstance(value, tuple) and len(value) > MAX_VALUES:
-        raise ValueError("too long")
+        raise NotModelled("sequence too long to track")
     return value
 
 
@@ -208,6 +217,8 @@ def combine(folds: Sequence[Folded], fn: Callable[..., Hashable], *, building: b
             break
         try:
             results.add(bounded(fn(*combo)))
+        except NotModelled:
+            complete, origin = False, max(origin, Origin.BUILT)
         except _FOLD_ERRORS:
             if combo and any(isinstance(v, Opaque | DictValue) for v in combo):
                 complete, origin = False, max(origin, Origin.BUILT)
@@ -224,7 +235,7 @@ def safe_percent(fmt: str, args: Any) -> str:
     for match in _FORMAT_SPEC.finditer(fmt):
         for group in match.groups():
             if group == "*" or (group and int(group) > 256):
-                raise ValueError("unbounded format width")
+                raise NotModelled("format width too large to compute")
     if isinstance(args, tuple):
         args = tuple(as_text(a) if isinstance(a, Opaque) else a for a in args)
     elif isinstance(args, DictValue):
@@ -237,13 +248,14 @@ def safe_percent(fmt: str, args: Any) -> str:
     return str(fmt % args)
 
 
-def _safe_str_format(fmt: str, *args: Any, **kwargs: Any) -> str:
+def safe_str_format(fmt: str, *args: Any, **kwargs: Any) -> str:
     """str.format limited to positional/keyword substitution of plain values (no attribute fields)."""
     for _, field_name, spec, _ in string_module.Formatter().parse(fmt):
         if field_name and not re.fullmatch(r"\d*|[A-Za-z]\w*", field_name):
-            raise ValueError("format field with attribute or index access")
-        if spec and re.search(r"\d{4,}", spec):
-            raise ValueError("unbounded format width")
+            raise NotModelled("format field with attribute or index access")
+        if spec and (re.search(r"\d{4,}", spec) or "{" in spec):
+            raise NotModelled("format width too large or computed")
+    args = tuple(as_text(a) if isinstance(a, Opaque) else a for a in args)
     return fmt.format(*args, **kwargs)
 
 
@@ -274,56 +286,6 @@ def index_value(value: Hashable, key: Hashable) -> Hashable:
     raise KeyError(key)
 
 
-def _join(value: Hashable, sep: Hashable = "") -> str:
-    return as_text(sep).join(as_text(item) for item in as_sequence(value))
-
-
-# String filters: value (and known args) -> value. Names follow Jinja2's builtin filters.
-STRING_FILTERS: dict[str, Callable[..., Hashable]] = {
-    "lower": lambda v: as_text(v).lower(),
-    "upper": lambda v: as_text(v).upper(),
-    "capitalize": lambda v: as_text(v).capitalize(),
-    "title": lambda v: as_text(v).title(),
-    "trim": lambda v, chars=None: as_text(v).strip(chars),
-    "string": as_text,
-    "e": as_text,
-    "escape": as_text,
-    "safe": as_text,
-    "forceescape": as_text,
-    "replace": lambda v, old, new, count=-1: as_text(v).replace(as_text(old), as_text(new), count),
-    "reverse": lambda v: v[::-1] if isinstance(v, str) else ListValue(reversed(as_sequence(v))),
-    "join": _join,
-    "format": lambda v, *args: safe_percent(as_text(v), args),
-    "first": lambda v: as_sequence(v)[0],
-    "last": lambda v: as_sequence(v)[-1],
-    "list": lambda v: ListValue(as_sequence(v)),
-    "sort": lambda v: ListValue(sorted(as_sequence(v), key=repr)),
-    "center": lambda v: as_text(v).strip(),
-    "default": lambda v, *_: v,
-    "d": lambda v, *_: v,
-    "min": lambda v: min(as_sequence(v), key=repr),
-    "max": lambda v: max(as_sequence(v), key=repr),
-}
-STRING_METHODS: dict[str, Callable[..., Hashable]] = {
-    "lower": str.lower,
-    "upper": str.upper,
-    "title": str.title,
-    "capitalize": str.capitalize,
-    "swapcase": str.swapcase,
-    "casefold": str.casefold,
-    "strip": lambda s, chars=None: s.strip(chars),
-    "lstrip": lambda s, chars=None: s.lstrip(chars),
-    "rstrip": lambda s, chars=None: s.rstrip(chars),
-    "replace": lambda s, old, new, count=-1: s.replace(as_text(old), as_text(new), count),
-    "join": lambda s, items: s.join(as_text(item) for item in as_sequence(items)),
-    "format": _safe_str_format,
-    "removeprefix": lambda s, prefix: s.removeprefix(prefix),
-    "removesuffix": lambda s, suffix: s.removesuffix(suffix),
-    "split": lambda s, sep=None, maxsplit=-1: ListValue(s.split(sep, maxsplit)),
-    "rsplit": lambda s, sep=None, maxsplit=-1: ListValue(s.rsplit(sep, maxsplit)),
-}
-
-
 def dict_pairs(value: DictValue) -> list[tuple[Hashable, Hashable]]:
     """Every (key, value) a dict can hold (a key whose value is unknown pairs with None)."""
     return [(k, v) for k, choices in value.items for v in sorted(choices.values, key=repr) or [None]]
@@ -346,7 +308,7 @@ def numeric_context(left: Folded, right: Folded) -> bool:
 def power(base: Any, exponent: Any) -> Hashable:
     """`base ** exponent`, refusing powers that would build huge numbers."""
     if abs(exponent) > 64 or abs(base) > 2**32:
-        raise OverflowError("huge power")
+        raise NotModelled("huge power")
     return base**exponent  # type: ignore[no-any-return]
 
 
@@ -368,8 +330,8 @@ def times(a: Hashable, b: Hashable) -> Hashable:
     if isinstance(a, int) and isinstance(b, str | tuple):
         a, b = b, a
     if isinstance(a, str | tuple) and isinstance(b, int) and not isinstance(b, bool):
-        if b < 0 or len(a) * b > MAX_VALUE_CHARS:
-            raise ValueError("too long")
+        if len(a) * b > MAX_VALUE_CHARS:
+            raise NotModelled("repetition too long to track")
         return a * b
     if isinstance(a, int | float) and isinstance(b, int | float):
         return a * b

@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from modelcert.checks.base import PackageView
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.formats.json_doc import load_json
 from modelcert.formats.safetensors import TensorEntry, read_safetensors
 from modelcert.limits import Limits
+
+if TYPE_CHECKING:  # a type only: lineage sits below checks
+    from modelcert.checks.base import PackageView
 
 FLOAT_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16}
 INT_DTYPES = {
