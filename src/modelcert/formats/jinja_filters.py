@@ -32,6 +32,7 @@ from modelcert.formats.jinja_values import (
     ListValue,
     NotModelled,
     Opaque,
+    as_text,
     safe_percent,
     safe_str_format,
 )
@@ -83,8 +84,6 @@ def apply_filter(name: str, value: Hashable, args: tuple[Hashable, ...], kwargs:
     """`value|name(*args, **kwargs)` as Jinja2 computes it, or NotModelled."""
     if name not in PURE_FILTERS or "attribute" in kwargs:
         raise NotModelled(f"filter {name} not modelled")
-    if name == "format":  # pragma: no cover - routed through apply_format
-        raise NotModelled("format")
     _check_filter_bounds(name, value, args, kwargs)
     py_value = to_python(value)
     py_args = [to_python(a) for a in args]
@@ -96,12 +95,10 @@ def apply_format(value: Hashable, args: tuple[Hashable, ...], kwargs: dict[str, 
     """The `format` filter: `soft_str(value) % (kwargs or args)` (both at once is a Jinja2 error)."""
     if args and kwargs:
         raise ValueError("format with positional and keyword arguments")
-    text = value.text if isinstance(value, Opaque) else value
-    if not isinstance(text, str):
-        raise NotModelled("format of a non-string")
-    if kwargs:
-        return safe_percent(text, DictValue(tuple((k, _single(v)) for k, v in kwargs.items())))
-    return safe_percent(text, tuple(args))
+    if isinstance(value, DictValue):
+        raise NotModelled("format of a dict")
+    text = as_text(value)  # soft_str(value)
+    return safe_percent(text, dict(kwargs) if kwargs else tuple(args))
 
 
 def call_str_method(
@@ -195,11 +192,11 @@ def _call(compute: Callable[[], Any]) -> Hashable:
 
 
 def _text_of(value: Hashable) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Opaque):
-        return value.text
-    return ""
+    """What str() of a folded value is, for size estimates ("" when it has no modelled text)."""
+    try:
+        return as_text(value)
+    except ValueError:
+        return ""
 
 
 def _check_ints(values: list[Hashable]) -> None:
@@ -242,10 +239,9 @@ def _check_method_bounds(
 
 
 def _check_replace(text: str, old: Hashable, new: Hashable, count: Hashable) -> None:
-    if not isinstance(old, str) or not isinstance(new, str):
-        return  # Jinja2 str()s them; lengths of numbers are small
-    hits = text.count(old) if old else len(text) + 1
+    old_text, new_text = _text_of(old), _text_of(new)
+    hits = text.count(old_text) if old_text else len(text) + 1
     if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
         hits = min(hits, count)
-    if len(text) + hits * len(new) > 4 * MAX_VALUE_CHARS:
+    if len(text) + hits * len(new_text) > 4 * MAX_VALUE_CHARS:
         raise NotModelled("replacement too large")

@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import nodes
 
-from modelcert.formats.jinja_filters import apply_filter, apply_format, call_str_method
+from modelcert.formats.jinja_filters import PURE_FILTERS, apply_filter, apply_format, call_str_method
 from modelcert.formats.jinja_parse import iter_nodes
 from modelcert.formats.jinja_values import (
     BOOLS,
@@ -376,6 +376,9 @@ class ConstantFolder:
             return self._elements(value)
         if name in {"default", "d"}:
             return value.union(self.fold(expr.args[0])) if expr.args else value
+        modelled = name in PURE_FILTERS or name == "format"
+        if not (value.values or value.complete) and not modelled:
+            return value  # an unknown filter of unknown input: still that input's kind of unknown
         if expr.dyn_args is not None or expr.dyn_kwargs is not None:
             return value if not value.complete else BUILT
         args = [self.fold(arg) for arg in expr.args]
@@ -392,8 +395,6 @@ class ConstantFolder:
         result = combine(folds, compute, building=bool(args or keys))
         if name in NUMERIC_FILTERS and not result.complete:
             return merge([Folded(result.values), NUMERIC])  # always a number, whatever it is
-        if not value.complete and not value.values and result.origin < value.origin:
-            return value  # nothing known went in: the unknown part keeps its origin
         return result
 
     def _generate(self, expr: nodes.Filter, value: Hashable, text: str) -> Hashable:
