@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from modelcert.certificate import dsse
+from modelcert.certificate.attach import ComplianceAttachment, backdoor_member
+from modelcert.certificate.claims import BackdoorEvidence, ComplianceClaim, backdoor_rank
 from modelcert.certificate.jcs import CanonicalizationError, canonicalize
 from modelcert.certificate.keys import SigningKey
 from modelcert.certificate.predicate import (
@@ -38,6 +40,7 @@ from modelcert.certificate.predicate import (
 )
 from modelcert.certificate.statement import Statement, resources_digest, root_digest_of
 from modelcert.certificate.trust import IssuerInfo
+from modelcert.checks.backdoor_evidence import evidence_level
 from modelcert.checks.registry import all_checks
 from modelcert.errors import ModelcertError
 from modelcert.findings import ScanReport, Severity, Verdict
@@ -76,8 +79,15 @@ def issue_certificate(
     validity_days: int = DEFAULT_VALIDITY_DAYS,
     publisher_signatures: Sequence[PublisherSignature] = (),
     model_name: str | None = None,
+    compliance: ComplianceAttachment | None = None,
+    base_digest: str | None = None,
 ) -> Issued:
-    """Evaluate the policy on the report and sign the result (PASSED, CONDITIONAL or FAILED)."""
+    """Evaluate the policy on the report and sign the result (PASSED, CONDITIONAL or FAILED).
+
+    The backdoor evidence level of the report is always recorded (`base_digest` names the declared
+    base a lineage comparison used). A compliance run adds its member, one requirement per clause
+    and its evidence document's digest; an automatable clause that is not met fails the certificate.
+    """
     if len(report.inputs) != 1 or report.root_digest is None:
         raise IssueError("a certificate covers exactly one package: scan one folder or file")
     if validity_days < 1:
@@ -87,9 +97,18 @@ def issue_certificate(
         raise IssueError(
             "the scan's root digest does not match its files (the package changed during the scan?)"
         )
+    if compliance is not None and compliance.claim.subject != report.root_digest:
+        raise IssueError(
+            f"the compliance run examined sha256:{compliance.claim.subject}, the scan "
+            f"sha256:{report.root_digest} (the package changed between them?)"
+        )
     result = policy.evaluate(report, waivers, now)
+    outcome = _result(result)
+    if compliance is not None and not compliance.met:
+        outcome = "FAILED"
     certificate_id = f"urn:uuid:{uuid.uuid4()}"
     items, truncated, disclosure = _finding_items(report, waivers, now, certificate_id)
+    backdoor, disclosure["backdoorEvidence"] = _backdoor_evidence(report, base_digest)
     disclosure_bytes = canonicalize(disclosure)
     predicate = CertificatePredicate(
         certificate_id=certificate_id,
@@ -113,10 +132,13 @@ def issue_certificate(
         ),
         policy=PolicyRef(policy.id, policy.version, policy.uri, policy.digest, policy.conflict_rule),
         scanners=(_scanner(report),),
-        result=_result(result),
-        levels=_levels(result, policy),
+        result=outcome,
+        levels=_levels(result, policy) if outcome != "FAILED" else (),
         risk_rating=_risk_rating(report, waivers, now),
-        requirements=tuple(_leaves(result.verdict)),
+        requirements=(
+            *_leaves(result.verdict),
+            *(compliance.requirements if compliance is not None else ()),
+        ),
         summary=_summary(report),
         items=tuple(items),
         items_truncated=truncated,
@@ -130,7 +152,10 @@ def issue_certificate(
             Evidence(
                 "findings-disclosure.json", hashlib.sha256(disclosure_bytes).hexdigest(), "application/json"
             ),
+            *((compliance.evidence,) if compliance is not None else ()),
         ),
+        backdoor_evidence=backdoor,
+        compliance=compliance.claim if compliance is not None else None,
     )
     statement = Statement(predicate.model.name, report.root_digest, predicate)
     statement.check_consistency()
@@ -145,11 +170,15 @@ def cosign(
     key: SigningKey,
     *,
     now: datetime,
+    compliance: ComplianceAttachment | None = None,
 ) -> dsse.Envelope:
     """Add `key`'s signature when an independent evaluation of this package reaches the same result.
 
     The co-signer's scan must give the certificate's subject digest, the policy must be the very file
     the certificate names (same digest), and the result under the certificate's waivers must be equal.
+    The co-signer vouches for the whole payload, so its scan must reach at least the certificate's
+    backdoor evidence level, and a certificate with compliance results needs the co-signer's own run
+    of the same profile of the same pack, clause by clause equal.
     """
     statement = Statement.from_payload(envelope.payload)
     predicate = statement.predicate
@@ -166,13 +195,63 @@ def cosign(
         )
     if now > predicate.valid_until:
         disagreements.append(f"the certificate expired at {predicate.valid_until.isoformat()}")
+    disagreements += _evidence_disagreements(predicate.backdoor_evidence, report)
+    disagreements += _compliance_disagreements(predicate.compliance, compliance)
     if not disagreements:
         mine = _result(policy.evaluate(report, predicate.waivers, now))
+        if compliance is not None and not compliance.met:
+            mine = "FAILED"
         if mine != predicate.result:
             disagreements.append(f"this evaluation gives {mine}, the certificate says {predicate.result}")
     if disagreements:
         raise IssueError("will not co-sign: " + "; ".join(disagreements))
     return dsse.add_signature(envelope, key)
+
+
+def _backdoor_evidence(
+    report: ScanReport, base_digest: str | None
+) -> tuple[BackdoorEvidence, dict[str, Any]]:
+    """The public member and its disclosure entry: the full evidence details, salted and committed."""
+    summary = _jsonable(evidence_level(report))
+    salt = secrets.token_hex(16)
+    commitment = hashlib.sha256(canonicalize({"salt": salt, "evidence": summary})).hexdigest()
+    return backdoor_member(summary, base_digest, commitment), {"salt": salt, "evidence": summary}
+
+
+def _evidence_disagreements(claimed: BackdoorEvidence | None, report: ScanReport) -> list[str]:
+    if claimed is None:
+        return []
+    mine = str(evidence_level(report)["level"])
+    if backdoor_rank(mine) >= backdoor_rank(claimed.level):
+        return []
+    return [
+        f"the certificate claims backdoor evidence level {claimed.level}, this examination reached "
+        f"{mine} (scan with the same --base/--behaviour as the certifier)"
+    ]
+
+
+def _compliance_disagreements(
+    claimed: ComplianceClaim | None, mine: ComplianceAttachment | None
+) -> list[str]:
+    if claimed is None:
+        return ["the certificate has no compliance results; co-signing cannot add them"] if mine else []
+    if mine is None:
+        return [
+            f"the certificate carries compliance results for profile {claimed.profile}: "
+            f"re-run them (--comply-profile {claimed.profile})"
+        ]
+    ours = mine.claim
+    if (ours.profile, ours.pack_digest) != (claimed.profile, claimed.pack_digest):
+        return [
+            f"compliance profile {ours.profile} of pack sha256 {ours.pack_digest[:16]}… is not the "
+            f"certificate's {claimed.profile} of pack sha256 {claimed.pack_digest[:16]}…"
+        ]
+    theirs = {c.id: c.status for c in claimed.clauses}
+    return [
+        f"compliance clause {c.id}: this run says {c.status}, the certificate {theirs.get(c.id, 'nothing')}"
+        for c in ours.clauses
+        if theirs.get(c.id) != c.status
+    ]
 
 
 def _resources(report: ScanReport) -> list[Resource]:

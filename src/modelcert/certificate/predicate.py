@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
+from modelcert.certificate.claims import BackdoorEvidence, ComplianceClaim
 from modelcert.certificate.jurisdictions import check_jurisdiction
 from modelcert.policy.fields import DocumentError, Fields, format_time
 from modelcert.policy.load import CONFLICT_RULES, ConflictRule
@@ -389,13 +390,15 @@ class CertificatePredicate:
     items_truncated: bool
     waivers: WaiverSet
     evidence: tuple[Evidence, ...] = ()
+    backdoor_evidence: BackdoorEvidence | None = None
+    compliance: ComplianceClaim | None = None
 
     @property
     def passed(self) -> bool:
         return self.result != "FAILED"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "certificateId": self.certificate_id,
             "issuer": self.issuer.to_dict(),
             "issuedAt": format_time(self.issued_at),
@@ -416,6 +419,11 @@ class CertificatePredicate:
             "waivers": [w.to_dict() for w in self.waivers.waivers],
             "evidence": [e.to_dict() for e in self.evidence],
         }
+        if self.backdoor_evidence is not None:  # optional members: older certificates lack them
+            out["backdoorEvidence"] = self.backdoor_evidence.to_dict()
+        if self.compliance is not None:
+            out["compliance"] = self.compliance.to_dict()
+        return out
 
     @classmethod
     def parse(cls, obj: Any, where: str = "/predicate") -> CertificatePredicate:
@@ -438,6 +446,8 @@ class CertificatePredicate:
                 "findings",
                 "waivers",
                 "evidence",
+                "backdoorEvidence",
+                "compliance",
             ),
         )
         findings = f.child("findings", allowed=("summary", "items", "truncated"))
@@ -474,7 +484,7 @@ class CertificatePredicate:
                 RequirementOutcome.parse(
                     Fields(r, f"{f.at('requirements')}/{i}", ("id", "passed", "reasons"))
                 )
-                for i, r in enumerate(f.items("requirements", max_items=256))
+                for i, r in enumerate(f.items("requirements", max_items=1024))
             ),
             summary=_parse_summary(findings.child("summary")),
             items=tuple(
@@ -489,6 +499,14 @@ class CertificatePredicate:
                 )
                 for i, e in enumerate(f.items("evidence", required=False, max_items=64))
             ),
+            backdoor_evidence=BackdoorEvidence.parse(
+                f.child("backdoorEvidence", allowed=BackdoorEvidence.FIELDS)
+            )
+            if f.has("backdoorEvidence")
+            else None,
+            compliance=ComplianceClaim.parse(f.obj["compliance"], f.at("compliance"))
+            if f.has("compliance")
+            else None,
         )
 
 

@@ -97,3 +97,26 @@ class Statement:
             raise DocumentError("/predicate/model/manifest/resourceCount does not match the resources")
         if manifest.total_bytes != sum(r.size for r in model.resources):
             raise DocumentError("/predicate/model/manifest/totalBytes does not match the resources")
+        self._check_compliance()
+
+    def _check_compliance(self) -> None:
+        """The compliance run must be about this package, and its outcome must be the certificate's."""
+        claim = self.predicate.compliance
+        if claim is None:
+            return
+        if claim.subject != self.subject_digest:
+            raise DocumentError(
+                f"/predicate/compliance/subject sha256:{claim.subject[:16]}… is not the certificate "
+                f"subject sha256:{self.subject_digest[:16]}…: the compliance result is about other files"
+            )
+        if not claim.met and self.predicate.result != "FAILED":
+            raise DocumentError(
+                f"/predicate/compliance/status is {claim.status!r} but the result is {self.predicate.result}"
+            )
+        recorded = {(r.id, r.passed) for r in self.predicate.requirements}
+        for rid, passed in claim.requirement_ids().items():
+            if (rid, passed) not in recorded:
+                raise DocumentError(
+                    f"/predicate/requirements: no requirement {rid!r} with passed={str(passed).lower()} "
+                    "as the compliance clauses say"
+                )

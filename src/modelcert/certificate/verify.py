@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelcert.certificate import dsse
+from modelcert.certificate.claim_checks import Demands, claim_steps, demand_steps
+from modelcert.certificate.claims import BACKDOOR_LEVELS
 from modelcert.certificate.interop import check_oms_signature
 from modelcert.certificate.predicate import Result
 from modelcert.certificate.statement import Statement
@@ -120,14 +122,21 @@ def verify_package(
     detached: Iterable[str] = (),
     workers: int = 2,
     limits: Limits = DEFAULT_LIMITS,
+    min_evidence: str | None = None,
+    require_clauses: Sequence[str] = (),
 ) -> VerifyReport:
     """Verify `certificates` (label, envelope bytes) for the package at `path`.
 
     `detached` names files inside the package that are certificates or signatures about it (relative
     POSIX paths): they are left out unless a certificate lists them, so shipping a certificate inside
-    the model folder after certification does not change what is verified. Never raises on bad
+    the model folder after certification does not change what is verified. `min_evidence` (E0–E3)
+    rejects a certificate whose backdoor evidence level is lower; each of `require_clauses` rejects
+    a certificate that does not report that compliance clause as met. Never raises on bad
     certificates; raises ModelcertError only when the package itself cannot be read.
     """
+    if min_evidence is not None and min_evidence not in BACKDOOR_LEVELS[1:]:
+        raise ModelcertError(f"minimum evidence level {min_evidence!r} is not one of E0, E1, E2, E3")
+    demands = Demands(min_evidence, tuple(require_clauses))
     package = ModelPackage.open(path, limits, ignore_paths=OMS_DEFAULT_IGNORED)
     started = time.perf_counter()
     digests = hash_package(package, workers=workers)
@@ -154,7 +163,7 @@ def verify_package(
             )
         )
     checks = [
-        _check_certificate(label, raw, trust, digests=digests, detached=loose, now=now)
+        _check_certificate(label, raw, trust, digests=digests, detached=loose, now=now, demands=demands)
         for label, raw in certificates
     ]
     quorum = _quorum(checks, trust, min_certifiers, min_jurisdictions)
@@ -175,6 +184,7 @@ def _check_certificate(
     digests: Mapping[str, bytes],
     detached: frozenset[str],
     now: datetime,
+    demands: Demands | None = None,
 ) -> CertificateCheck:
     check = CertificateCheck(label)
     try:
@@ -229,7 +239,11 @@ def _check_certificate(
             f"the certificate says jurisdiction {p.issuer.jurisdiction}, the trust file "
             f"says {issuer.jurisdiction}: the trust file is used",
         )
+    for name, status, message in demand_steps(label, p, demands) if demands is not None else ():
+        check.add(name, status, message)
     if check.accepted:
+        for name, status, message in claim_steps(p):
+            check.add(name, status, message)
         for key_id in signers:
             certifier = trust.certifier(key_id)
             if certifier is None:

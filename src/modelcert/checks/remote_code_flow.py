@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelcert.checks.remote_code_containers import ContainerFacts
 from modelcert.checks.remote_code_origins import call_labels, name_labels
 from modelcert.checks.remote_code_tables import SECRET_ENV
 from modelcert.checks.remote_code_values import (
@@ -90,6 +91,7 @@ class ModuleModel:
         self._active: set[tuple[str, int]] = set()
         self._depth = 0
         self._calls_by_name: dict[str, list[ast.Call]] | None = None
+        self.containers = ContainerFacts(self)
         self._build()
 
     # ---- building -------------------------------------------------------------------------
@@ -291,7 +293,12 @@ class ModuleModel:
         out: set[str] = set(owner.imports.get(name, ()))
         if name in owner.defs:
             out.add(f"{LOCAL}.{name}")
-        for value in owner.values.get(name, ()):
+        values = list(owner.values.get(name, ()))
+        if name in owner.params:  # defaults and what the module's own calls pass
+            values += self.containers.parameter_values(owner, name)
+        for source in owner.elements.get(name, ()):  # a loop/unpacking variable: an element of its source
+            values += self.containers.elements(source)
+        for value in values:
             out |= self.resolve(value)
         return out
 
@@ -331,6 +338,8 @@ class ModuleModel:
             name = self.const_str(call.func.args[0]) if call.func.args else None
             if name and "operator.attrgetter" in inner:  # attrgetter("system")(os) is os.system
                 out |= {canonical(f"{b}.{name}") for b in self.resolve(call.args[0])}
+        for value in self.containers.item_read(call) + self.containers.returned(call):
+            out |= self.resolve(value)  # table.get("k"), next(iter(fns)), a local function's result
         for func in self.resolve(call.func):
             if func == "builtins.getattr" and len(call.args) >= 2:
                 name = self.const_str(call.args[1])
@@ -356,10 +365,16 @@ class ModuleModel:
         return out
 
     def _resolve_subscript(self, expr: ast.Subscript) -> set[str]:
+        out: set[str] = set()
+        if not isinstance(expr.slice, ast.Slice):  # an element of a container the module built
+            index = self.const(expr.slice)
+            for element in self.containers.elements(
+                expr.value, index if isinstance(index, str | int) else None
+            ):
+                out |= self.resolve(element)
         key = self.const_str(expr.slice)
         if not key:
-            return set()
-        out: set[str] = set()
+            return out
         for base in self.resolve(expr.value):
             if base == "builtins" or base.endswith(".__dict__"):
                 owner = "builtins" if base == "builtins" else base.removesuffix(".__dict__")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from modelcert.checks.base import Check
 from modelcert.checks.remote_code_checks import (
     DeserializationOfData,
     DownloadedCodeExecution,
@@ -27,6 +26,7 @@ from modelcert.checks.remote_code_checks import (
 )
 from modelcert.checks.remote_code_effects import LITERAL_MIN, EffectRules, mode_kind
 from modelcert.checks.remote_code_origins import path_of
+from modelcert.checks.remote_code_refs import ReferenceRules
 from modelcert.checks.remote_code_review import Wiring, preview
 from modelcert.checks.remote_code_tables import (
     DESERIALIZE,
@@ -52,16 +52,10 @@ from modelcert.checks.remote_code_tables import (
 from modelcert.checks.remote_code_values import LOCAL, dotted, is_network, matches
 from modelcert.findings import Severity
 
-_CALLABLE_TABLES: tuple[tuple[dict[str, str], type[Check]], ...] = (
-    (EXEC, DynamicCodeExecution),
-    (PROCESS, ProcessExecution),
-    (REMOTE_CODE, DownloadedCodeExecution),
-    (NATIVE, NativeCodeLoading),
-    (DESERIALIZE, DeserializationOfData),
-)
+_HOOK_CALLERS = frozenset({"builtins.breakpoint", "sys.breakpointhook"})
 
 
-class PythonReview(EffectRules):
+class PythonReview(EffectRules, ReferenceRules):
     """Classifies one parsed file and reports into its context."""
 
     def run(self) -> None:
@@ -75,7 +69,9 @@ class PythonReview(EffectRules):
             )
         for call in self.model.calls:
             self._call(call)
-            self._callable_arguments(call)
+        self._references()
+        self._environment_names()
+        self._named_strings()
         for node in ast.walk(self.source.tree):
             if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
                 self._assignment(node)
@@ -93,9 +89,12 @@ class PythonReview(EffectRules):
 
     def _call(self, call: ast.Call) -> None:
         names = sorted(self._call_targets(call))
-        for name in names:
+        hooked = self.breakpoint_targets() if _HOOK_CALLERS & set(names) else set()
+        for name in sorted(hooked) + names:
             if self._classify(call, name):
                 self.classified.add(id(call))
+                if name in hooked and self.hits:
+                    self.hits[-1].message += " (breakpoint() calls it: PYTHONBREAKPOINT / sys.breakpointhook)"
                 return
 
     def _call_targets(self, call: ast.Call) -> set[str]:
@@ -322,22 +321,6 @@ class PythonReview(EffectRules):
             severity = Severity.HIGH
             reason += f" (fetches {filename!r}, which can carry code)"
         self._add(NetworkAccess, call, name, f"{name}: {reason}", severity=severity)
-
-    # ---- references, assignments, literals ----------------------------------------------------
-
-    def _callable_arguments(self, call: ast.Call) -> None:
-        """A dangerous function handed over as a value (Thread(target=os.system), map(eval, ...))."""
-        for arg in (*call.args, *(k.value for k in call.keywords)):
-            if not isinstance(arg, ast.Name | ast.Attribute | ast.Subscript):
-                continue
-            for name in self.model.resolve(arg):
-                if name.rsplit(".", 1)[-1].isupper():
-                    continue  # constants such as subprocess.PIPE are not callables
-                for table, check in _CALLABLE_TABLES:
-                    entry = matches(name, table) if "()" not in name else None
-                    if entry:
-                        self._add(check, arg, name, f"{name} is passed as a callable ({table[entry]})")
-                        break
 
     # ---- import time --------------------------------------------------------------------------
 

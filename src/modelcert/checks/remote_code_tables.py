@@ -317,6 +317,7 @@ MONKEYPATCH_NAMES = (
     "sys.path_importer_cache",
     "sys.excepthook",
     "sys.displayhook",
+    "sys.breakpointhook",
     "sys.settrace",
     "sys.setprofile",
     "sys.audit",

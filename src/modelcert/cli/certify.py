@@ -1,4 +1,9 @@
-"""`modelcert certify PATH`: scan, apply a policy, sign a certificate (or co-sign an existing one)."""
+"""`modelcert certify PATH`: scan, apply a policy, sign a certificate (or co-sign an existing one).
+
+`--base/--behaviour/--budget` scan for backdoor evidence as `modelcert scan` does (the level reached
+goes into the certificate); `--comply-profile` runs a compliance profile whose clauses become
+requirements of the certificate.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelcert.certificate import dsse
+from modelcert.certificate.attach import ComplianceAttachment
 from modelcert.certificate.interop import check_oms_signature, cyclonedx_bom, vsa_statement
 from modelcert.certificate.issue import Issued, cosign, issue_certificate
 from modelcert.certificate.jcs import canonicalize
@@ -20,10 +27,15 @@ from modelcert.certificate.trust import IssuerInfo, Publisher
 from modelcert.cli.keys import read_file, write_file
 from modelcert.errors import ModelcertError
 from modelcert.findings import ScanReport
+from modelcert.limits import DEFAULT_LIMITS
+from modelcert.package import OMS_DEFAULT_IGNORED, ModelPackage, hash_package, oms_root_digest
 from modelcert.policy.fields import format_time
 from modelcert.policy.load import BUILTIN_PROFILES, load_policy
 from modelcert.policy.waivers import NO_WAIVERS, WaiverSet
 from modelcert.scan import scan_paths
+
+if TYPE_CHECKING:
+    from modelcert.behaviour.target import Target
 
 EXIT_OK, EXIT_FAIL = 0, 1
 
@@ -67,11 +79,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output", required=True, type=Path, metavar="CERT", help="certificate file to write"
     )
     parser.add_argument("--workers", type=int, default=2, help="files read in parallel (default 2)")
+    parser.add_argument("--base", type=Path, metavar="BASE", help="declared base model folder (lineage, E2)")
+    parser.add_argument(
+        "--behaviour", action="store_true", help="run the budgeted behavioural trigger scan (E3)"
+    )
+    parser.add_argument("--budget", type=float, metavar="SECONDS", help="behavioural budget (default 300)")
+    parser.add_argument(
+        "--comply-profile",
+        metavar="P",
+        help="also apply this compliance profile; its clauses are requirements",
+    )
+    parser.add_argument(
+        "--comply-target",
+        metavar="T",
+        help="model the profile probes: mock, mock:reckless, http://127.0.0.1:PORT, local or local:PATH",
+    )
+    parser.add_argument(
+        "--comply-pack", default="modelcert-core", metavar="FILE", help="policy pack (default modelcert-core)"
+    )
+    parser.add_argument(
+        "--comply-evidence",
+        type=Path,
+        metavar="FILE",
+        help="write the public compliance evidence document here",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if (args.line is None) != (args.model_version is None):
         raise ModelcertError("give --line and --version together")
+    if args.budget is not None and not args.behaviour:
+        raise ModelcertError("--budget is the behavioural scan's budget: give --behaviour too")
+    if args.comply_profile is None and (args.comply_target or args.comply_evidence):
+        raise ModelcertError("--comply-target/--comply-evidence need --comply-profile")
     key = SigningKey.from_pem(read_file(args.key))
     now = datetime.now(UTC)
     return _cosign(args, key, now) if args.cosign else _issue(args, key, now)
@@ -83,10 +123,11 @@ def _issue(args: argparse.Namespace, key: SigningKey, now: datetime) -> int:
     issuer = IssuerInfo.load(read_file(args.issuer), str(args.issuer))
     policy = load_policy(args.policy or "baseline")
     waivers = WaiverSet.load(read_file(args.waivers), str(args.waivers)) if args.waivers else NO_WAIVERS
-    report = scan_paths([args.path], workers=max(1, args.workers))
+    report = _scan(args)
     evidence = _publisher_evidence(args, report)
     if evidence is None:
         return EXIT_FAIL
+    compliance = _compliance(args)
     issued = issue_certificate(
         report,
         policy,
@@ -98,17 +139,22 @@ def _issue(args: argparse.Namespace, key: SigningKey, now: datetime) -> int:
         version=args.model_version,
         validity_days=args.validity_days,
         publisher_signatures=evidence,
+        compliance=compliance,
+        base_digest=_base_digest(args.base) if args.base is not None else None,
     )
     result = issued.statement.predicate.result
-    for reason in issued.policy_result.reasons():
+    for reason in [*issued.policy_result.reasons(), *(compliance.failures if compliance else ())]:
         sys.stdout.write(f"  {reason}\n")
     if result == "FAILED" and not args.allow_failed:
+        failed = f"policy {policy.id}" + (f" or profile {args.comply_profile}" if compliance else "")
         sys.stdout.write(
-            f"modelcert certify: {args.path} FAILED policy {policy.id}; no certificate written "
+            f"modelcert certify: {args.path} FAILED {failed}; no certificate written "
             "(--allow-failed issues a FAILED certificate)\n"
         )
         return EXIT_FAIL
     _write_outputs(args, issued, key)
+    if compliance is not None and args.comply_evidence:
+        write_file(args.comply_evidence, json.dumps(compliance.document, indent=2, ensure_ascii=False) + "\n")
     p = issued.statement.predicate
     sys.stdout.write(
         f"modelcert certify: {result} under {policy.id} v{policy.version}; wrote {args.output}\n"
@@ -116,6 +162,15 @@ def _issue(args: argparse.Namespace, key: SigningKey, now: datetime) -> int:
         f"  issuer   {p.issuer.name} [{p.issuer.jurisdiction}] key {key.key_id}\n"
         f"  id       {p.certificate_id}, valid until {format_time(p.valid_until)}\n"
     )
+    if p.backdoor_evidence is not None:
+        blocked = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.backdoor_evidence.blocked_by.items())
+        sys.stdout.write(
+            f"  evidence backdoor evidence level {p.backdoor_evidence.level}"
+            + (f" (not reached: {blocked})" if blocked else "")
+            + "\n"
+        )
+    if p.compliance is not None:
+        sys.stdout.write(f"  comply   profile {p.compliance.profile}: {p.compliance.status}\n")
     return EXIT_FAIL if result == "FAILED" else EXIT_OK
 
 
@@ -140,9 +195,10 @@ def _cosign(args: argparse.Namespace, key: SigningKey, now: datetime) -> int:
             f"the certificate's policy {named.id!r} is not built in: give it with --policy FILE"
         )
     policy = load_policy(args.policy or named.id)
-    report = scan_paths([args.path], workers=max(1, args.workers))
+    report = _scan(args)
+    compliance = _compliance(args)
     try:
-        signed = cosign(envelope, report, policy, key, now=now)
+        signed = cosign(envelope, report, policy, key, now=now, compliance=compliance)
     except ModelcertError as exc:
         sys.stdout.write(f"modelcert certify: {exc.diagnostics()}\n")
         return EXIT_FAIL
@@ -152,6 +208,58 @@ def _cosign(args: argparse.Namespace, key: SigningKey, now: datetime) -> int:
         f"wrote {args.output}\n"
     )
     return EXIT_OK
+
+
+def _scan(args: argparse.Namespace) -> ScanReport:
+    """The plain scan, or with --base/--behaviour the scan plus backdoor evidence (as `scan` does)."""
+    if args.base is None and not args.behaviour:
+        return scan_paths([args.path], workers=max(1, args.workers))
+    from modelcert.evidence import scan_with_evidence
+
+    return scan_with_evidence(
+        [args.path],
+        base=args.base,
+        behaviour=args.behaviour,
+        budget=args.budget,
+        workers=max(1, args.workers),
+    )
+
+
+def _base_digest(base: Path) -> str:
+    """The OMS root digest of the declared base, so the certificate names what the lineage was checked
+    against."""
+    package = ModelPackage.open(base, DEFAULT_LIMITS, ignore_paths=OMS_DEFAULT_IGNORED)
+    return oms_root_digest(hash_package(package))
+
+
+def _compliance(args: argparse.Namespace) -> ComplianceAttachment | None:
+    """Run --comply-profile on the package (probing --comply-target), as `modelcert comply` would."""
+    if args.comply_profile is None:
+        return None
+    from modelcert.certificate.attach import attach_compliance
+    from modelcert.compliance.engine import RunOptions, run_compliance
+    from modelcert.compliance.packs import load_pack
+
+    pack = load_pack(args.comply_pack)
+    pack.profile(args.comply_profile)
+    target = _comply_target(args)
+    try:
+        run_ = run_compliance(args.path, pack, args.comply_profile, RunOptions(target=target))
+    finally:
+        close = getattr(target, "close", None)
+        if callable(close):
+            close()
+    return attach_compliance(run_)
+
+
+def _comply_target(args: argparse.Namespace) -> Target | None:
+    """The same targets as `comply --target`, loopback only for HTTP (no API key, no remote endpoint)."""
+    from modelcert.cli import comply
+
+    spec = argparse.Namespace(
+        target=args.comply_target, path=args.path, model="default", allow_remote=False, api_key_env=None
+    )
+    return comply._target(spec)
 
 
 def _publisher_evidence(args: argparse.Namespace, report: ScanReport) -> list[PublisherSignature] | None:

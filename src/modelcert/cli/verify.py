@@ -38,6 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIG",
         help="also check a publisher's model_signing bundle against TRUST.json publishers",
     )
+    parser.add_argument(
+        "--min-evidence",
+        choices=("E0", "E1", "E2", "E3"),
+        help="reject a certificate whose backdoor evidence level is lower",
+    )
+    parser.add_argument(
+        "--require-clause",
+        action="append",
+        default=[],
+        metavar="CLAUSE",
+        help="reject a certificate that does not report this compliance clause as met (repeatable)",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--workers", type=int, default=2, help="files hashed in parallel (default 2)")
 
@@ -56,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         publisher_bundles=bundles,
         detached=_inside(args.path, [*args.cert, *args.publisher_signature]),
         workers=max(1, args.workers),
+        min_evidence=args.min_evidence,
+        require_clauses=args.require_clause,
     )
     if args.format == "json":
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")  # ASCII: no raw control characters

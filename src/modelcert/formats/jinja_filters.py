@@ -80,7 +80,9 @@ class _Iterable:
         return self._text
 
 
-def apply_filter(name: str, value: Hashable, args: tuple[Hashable, ...], kwargs: dict[str, Hashable]) -> Hashable:
+def apply_filter(
+    name: str, value: Hashable, args: tuple[Hashable, ...], kwargs: dict[str, Hashable]
+) -> Hashable:
     """`value|name(*args, **kwargs)` as Jinja2 computes it, or NotModelled."""
     if name not in PURE_FILTERS or "attribute" in kwargs:
         raise NotModelled(f"filter {name} not modelled")
@@ -222,8 +224,10 @@ def _check_filter_bounds(
             raise NotModelled("indent too large")
     elif name == "wordwrap":
         wrap = args[2] if len(args) > 2 else kwargs.get("wrapstring")
-        if isinstance(wrap, str) and (len(wrap) > _WIDTH_LIMIT or len(wrap) * len(text) > 4 * MAX_VALUE_CHARS):
-            raise NotModelled("wrap string too large")
+        if isinstance(wrap, str) and len(wrap) > _WIDTH_LIMIT:
+            raise NotModelled("wrap string too long")
+        if isinstance(wrap, str) and len(wrap) * len(text) > 4 * MAX_VALUE_CHARS:
+            raise NotModelled("wrapped text too large")
 
 
 def _check_method_bounds(

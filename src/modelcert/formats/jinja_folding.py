@@ -34,6 +34,7 @@ from modelcert.formats.jinja_values import (
     Folded,
     GeneratorValue,
     ListValue,
+    NotModelled,
     Opaque,
     Origin,
     as_sequence,
@@ -47,7 +48,6 @@ from modelcert.formats.jinja_values import (
     only_numeric,
     plus,
     power,
-    NotModelled,
     safe_percent,
     slice_value,
     times,
@@ -346,6 +346,8 @@ class ConstantFolder:
                     continue
                 try:
                     results.append(Folded.of(bounded(index_value(value, item))))
+                except NotModelled:
+                    results.append(BUILT)
                 except (KeyError, IndexError, ValueError):
                     results.append(OBJECT if isinstance(value, Opaque) else DATA)
             if not key.complete:
@@ -382,7 +384,7 @@ class ConstantFolder:
         if expr.dyn_args is not None or expr.dyn_kwargs is not None:
             return value if not value.complete else BUILT
         args = [self.fold(arg) for arg in expr.args]
-        keys = [kw.key for kw in expr.kwargs]
+        keys = [str(kw.key) for kw in expr.kwargs]
         folds = [value, *args, *(self.fold(kw.value) for kw in expr.kwargs)]
         count = len(args)
 
@@ -405,7 +407,7 @@ class ConstantFolder:
             if expr.dyn_args is not None or expr.dyn_kwargs is not None:
                 raise NotModelled("dynamic arguments")
             args = tuple(self._single(arg) for arg in expr.args)
-            kwargs = {kw.key: self._single(kw.value) for kw in expr.kwargs}
+            kwargs = {str(kw.key): self._single(kw.value) for kw in expr.kwargs}
             return apply_filter(expr.name, value, args, kwargs)
         items = as_sequence(value)
         if expr.name == "select" and not expr.args:
@@ -426,7 +428,7 @@ class ConstantFolder:
         if not isinstance(name, str):
             raise NotModelled("map with a computed filter")
         args = tuple(self._single(arg) for arg in expr.args[1:])
-        kwargs = {kw.key: self._single(kw.value) for kw in expr.kwargs}
+        kwargs = {str(kw.key): self._single(kw.value) for kw in expr.kwargs}
         if name == "format":
             return tuple(apply_format(item, args, kwargs) for item in items)
         return tuple(apply_filter(name, item, args, kwargs) for item in items)
@@ -457,30 +459,53 @@ class ConstantFolder:
                 return OBJECT
         if isinstance(callee, nodes.Name) and callee.name in self._macros:
             return self.fold_body(self._macros[callee.name].body)
-        if isinstance(callee, nodes.Getattr):
-            receiver = self.fold(callee.node)
-            if callee.attr in {"keys", "values", "items", "get"} and any(
+        bound = self._bound_method(callee)
+        if bound is not None:
+            receiver, method = bound
+            if method in {"keys", "values", "items", "get"} and any(
                 isinstance(v, DictValue) for v in receiver.values
             ):
-                return self._dict_method(receiver, callee.attr, expr)
+                return self._dict_method(receiver, method, expr)
             if receiver.values:
-                return self._method(receiver, callee.attr, expr)
+                return self._method(receiver, method, expr)
             if not receiver.complete:
                 return Folded.unknown(receiver.origin)
         return DATA
 
-    def _method(self, receiver: Folded, method: str, expr: nodes.Call) -> Folded:
+    def _bound_method(self, callee: nodes.Node) -> tuple[Folded, str | None] | None:
+        """(receiver, method name) of `x.m`, `x['m']`, `x|attr('m')` callees; None for anything else.
+
+        The name is None when it is computed from something that does not fold to one string.
+        """
+        if isinstance(callee, nodes.Getattr):
+            return self.fold(callee.node), callee.attr
+        if isinstance(callee, nodes.Getitem) and not isinstance(callee.arg, nodes.Slice):
+            name_node: nodes.Node = callee.arg
+        elif isinstance(callee, nodes.Filter) and callee.name == "attr" and callee.args:
+            name_node = callee.args[0]
+        else:
+            return None
+        receiver = self.fold(callee.node)
+        names = self.fold(name_node)
+        if isinstance(callee, nodes.Getitem) and not receiver.values:
+            return None  # an item of runtime data (a callable in the context): not a method we know
+        name = next(iter(names.values)) if names.complete and len(names.values) == 1 else None
+        return receiver, name if isinstance(name, str) else None
+
+    def _method(self, receiver: Folded, method: str | None, expr: nodes.Call) -> Folded:
         """A method called on known values: str methods are computed; anything else is unresolved."""
-        if expr.dyn_args is not None or expr.dyn_kwargs is not None:
-            return merge([Folded(receiver.values), BUILT])
+        if method is None or expr.dyn_args is not None or expr.dyn_kwargs is not None:
+            return BUILT
         args = [self.fold(arg) for arg in expr.args]
-        keys = [kw.key for kw in expr.kwargs]
+        keys = [str(kw.key) for kw in expr.kwargs]
         count = len(args)
 
         def compute(value: Hashable, *rest: Hashable) -> Hashable:
             if isinstance(value, Opaque):
                 raise NotModelled("method of a template global")
-            return call_str_method(value, method, tuple(rest[:count]), dict(zip(keys, rest[count:], strict=True)))
+            return call_str_method(
+                value, method, tuple(rest[:count]), dict(zip(keys, rest[count:], strict=True))
+            )
 
         folds = [receiver, *args, *(self.fold(kw.value) for kw in expr.kwargs)]
         return combine(folds, compute, building=bool(args or keys))
@@ -496,7 +521,10 @@ class ConstantFolder:
                 # Every (key, value) the dict can hold, as one list to iterate over.
                 pairs = dict_pairs(value)
                 listed = ListValue(v for _, v in pairs) if method == "values" else ListValue(pairs)
-                out.append(Folded.of(bounded(listed)))
+                try:
+                    out.append(Folded.of(bounded(listed)))
+                except NotModelled:
+                    out.append(BUILT)
             elif method == "get" and expr.args:
                 key = self.fold(expr.args[0])
                 out.extend(value.get(k) or DATA for k in key.values)

@@ -23,7 +23,7 @@ MAX_HINTS = 32  # constant pieces remembered per unresolved value
 _FOLD_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError, AttributeError)
 
 
-class NotModelled(Exception):  # noqa: N818 - a signal, not an error condition of the input
+class NotModelled(Exception):
     """The folder cannot compute this operation exactly: the result is unresolved, never dropped.
 
     Ordinary exceptions (TypeError, ValueError, ...) raised on exact values mean the render itself
@@ -281,7 +281,7 @@ def slice_value(value: Hashable, start: Any, stop: Any, step: Any) -> Hashable:
 
 
 def index_value(value: Hashable, key: Hashable) -> Hashable:
-    if isinstance(value, str | tuple) and isinstance(key, int) and not isinstance(key, bool):
+    if isinstance(value, str | tuple) and isinstance(key, int):  # True/False index like 1/0, as in Python
         return value[key]
     raise KeyError(key)
 
