@@ -38,7 +38,7 @@ pytestmark = [
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[object]:
     webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415 - selenium is optional
+    from selenium.webdriver.chrome.service import Service
 
     os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager fetch anything
     options = webdriver.ChromeOptions()
@@ -84,7 +84,7 @@ def _populate(server: ServerProcess, tmp_path: Path) -> str:
 
 
 def test_pages_in_headless_chromium(browser: object, tmp_path: Path) -> None:
-    from selenium.webdriver.common.by import By  # noqa: PLC0415 - selenium is optional
+    from selenium.webdriver.common.by import By
 
     driver = browser
     server = ServerProcess(tmp_path / "registry", TOKEN).start()

@@ -44,8 +44,8 @@ def render_index(checks: dict[str, type[Check]]) -> str:
         "|---|---|---|---|",
     ]
     for check in checks.values():
-        row = f"| [{check.id}]({check.id}.md) | {check.title} | {check.severity.label} | {check.verdict.value} |"
-        lines.append(row)
+        link = f"[{check.id}]({check.id}.md)"
+        lines.append(f"| {link} | {check.title} | {check.severity.label} | {check.verdict.value} |")
     lines.append("")
     return "\n".join(lines)
 

@@ -263,7 +263,7 @@ def compress(data: bytes, codec: str) -> bytes:
     if codec == "zstd":
         return bytes(zstandard.ZstdCompressor().compress(data))
     if codec == "lz4":
-        import lz4.frame  # noqa: PLC0415 - optional (dev extra); tests skip without it
+        import lz4.frame
 
         return bytes(lz4.frame.compress(data))
     raise ValueError(codec)

@@ -5,7 +5,7 @@ TF SavedModel protobufs are encoded by hand (no TensorFlow needed): `encode` bel
 protobuf writer for the few messages involved.
 """
 
-# ruff: noqa: PLC0415 - optional libraries (onnx, h5py, keras) are imported where they are used, so a
+
 # test module can skip cleanly when one is missing.
 from __future__ import annotations
 

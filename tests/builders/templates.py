@@ -403,8 +403,8 @@ class RecordingContext:
     """Implements the AnalysisContext protocol; keeps findings, notes and members for assertions."""
 
     def __init__(self, relpath: str = "model/tokenizer_config.json", package: object | None = None) -> None:
-        from modelcert.findings import Location  # noqa: PLC0415
-        from modelcert.limits import DEFAULT_LIMITS  # noqa: PLC0415
+        from modelcert.findings import Location
+        from modelcert.limits import DEFAULT_LIMITS
 
         self.limits = DEFAULT_LIMITS
         self.location = Location(path=relpath)

@@ -143,8 +143,8 @@ def gguf_writer_bytes(tmp_path: Path, *, chat_template: str | None = None,
                       named_templates: dict[str, str] | None = None, big_endian: bool = False,
                       tensors: bool = True) -> bytes:
     """A small model written by gguf.GGUFWriter (the llama.cpp reference writer)."""
-    import gguf  # noqa: PLC0415 - optional test dependency
-    import numpy as np  # noqa: PLC0415
+    import gguf
+    import numpy as np
 
     path = tmp_path / f"model-{'be' if big_endian else 'le'}.gguf"
     endian = gguf.GGUFEndian.BIG if big_endian else gguf.GGUFEndian.LITTLE

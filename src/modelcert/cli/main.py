@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "checks": ("modelcert.cli.checks", "list every check with its ID, severity and title"),
     "keys": ("modelcert.cli.keys", "generate certifier keys; assemble a TRUST.json"),
     "certify": ("modelcert.cli.certify", "scan, apply a policy and sign a certificate (or co-sign one)"),
-    "verify": ("modelcert.cli.verify", "verify certificates offline: integrity, signatures, validity, quorum"),
+    "verify": ("modelcert.cli.verify", "verify certificates offline: integrity, signatures, quorum"),
     "serve": ("modelcert.cli.serve", "run the registry service (API and web pages)"),
     "publish": ("modelcert.cli.publish", "publish certificates, releases, status changes to a registry"),
     "status": ("modelcert.cli.status", "is this model current? ask a registry or check a stapled statement"),

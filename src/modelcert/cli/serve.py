@@ -36,10 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415 - only `serve` needs the server stack
+    import uvicorn
 
-    from modelcert.service.app import create_app  # noqa: PLC0415
-    from modelcert.service.config import apply_settings, load_config_file, prepare_data_dir  # noqa: PLC0415
+    from modelcert.service.app import create_app
+    from modelcert.service.config import apply_settings, load_config_file, prepare_data_dir
 
     try:
         config, generated_token = prepare_data_dir(args.data_dir)

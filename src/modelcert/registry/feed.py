@@ -209,7 +209,7 @@ def load_feed(source: str | Path, registry_key: VerifyingKey | None = None, time
     """A feed from a file path or an http(s) URL (for `modelcert scan --feed FILE|URL`)."""
     text = str(source)
     if text.startswith(("http://", "https://")):
-        import httpx  # noqa: PLC0415 - only a URL feed needs the HTTP client
+        import httpx
 
         try:
             response = httpx.get(text, timeout=timeout, follow_redirects=False)

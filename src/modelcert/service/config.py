@@ -90,7 +90,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def load_config_file(path: Path, base: ServiceConfig | None) -> ServiceConfig:
     """Overlay a YAML config file on `base` (or build one). Unknown keys are an error."""
-    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - only `serve --config` needs YAML
+    import yaml  # type: ignore[import-untyped]
 
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
