@@ -147,6 +147,8 @@ class DynamicCodeExecution(Check):
     Model code has no need to evaluate strings; these calls turn whatever data reaches them into a
     program, and hide that program from review. Constant arguments are decoded and scanned as
     members. When the argument is decoded or downloaded first, MC411/MC412 report it instead.
+    References to these callables used as values (`RUNNERS = [exec]`, `f=eval` defaults) and strings
+    naming them (`"builtins.exec"` in an environment variable) are reported as well, as for MC413.
     """
 
     id = "MC410"
@@ -202,7 +204,13 @@ class ProcessExecution(Check):
 
     A model's code computes tensors; a shell command run from it executes anything with the user's
     rights. Aliases (`import subprocess as sp`), `from os import system as s`, `getattr(os, "system")`,
-    `__import__("os")` and callables passed as values (`Thread(target=os.system)`) are resolved.
+    `__import__("os")` and callables passed as values (`Thread(target=os.system)`) are resolved, and
+    so are calls through containers (`[os.system][0](c)`, `{"go": os.execv}["go"](...)`), parameter
+    defaults (`def run(c, f=os.system)`), class attributes and local functions that return the callable.
+    A reference used as a value (stored, assigned, a default, returned, subclassed) is reported one
+    severity step lower than a call, and so is a string naming the callable (`"subprocess:Popen"`);
+    `PYTHONBREAKPOINT="os.system"` (or `sys.breakpointhook = os.system`) makes every `breakpoint()` a
+    call of it, reported at the full severity.
     """
 
     id = "MC413"

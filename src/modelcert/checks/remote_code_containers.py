@@ -114,6 +114,26 @@ class ContainerFacts:
                 out.extend(self.model.returns.get(id(fn), []))
         return out[:MAX_ELEMENTS]
 
+    def class_attribute(self, expr: ast.Attribute) -> list[ast.expr]:
+        """Class-body bindings `expr` reads: `Cls.attr`, `Cls().attr`, `self.attr` in a method."""
+        model = self.model
+        classes: list[ast.ClassDef] = []
+        for base in model.resolve(expr.value):
+            head, _, short = base.partition(".")
+            if head == "<local>" and "." not in short:
+                classes.extend(model.classes.get(short.removesuffix("()"), []))
+        if isinstance(expr.value, ast.Name) and expr.value.id in {"self", "cls"}:
+            scope: Scope | None = model.scope_of(expr)
+            while scope is not None and scope.kind != "class":
+                scope = scope.parent
+            if scope is not None and isinstance(scope.node, ast.ClassDef):
+                classes.append(scope.node)
+        out: list[ast.expr] = []
+        for cls in classes[:MAX_NESTING]:
+            if cls.body:
+                out.extend(model.scope_of(cls.body[0]).values.get(expr.attr, ()))
+        return out[:MAX_ELEMENTS]
+
     def parameter_values(self, scope: Scope, name: str) -> list[ast.expr]:
         """Defaults of parameter `name` of the function owning `scope`, and what local call sites pass."""
         fn = scope.node

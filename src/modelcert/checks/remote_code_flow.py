@@ -307,6 +307,8 @@ class ModuleModel:
             return self.resolve_name(expr.id, self.scope_of(expr))
         if isinstance(expr, ast.Attribute):
             out = {canonical(f"{base}.{expr.attr}") for base in self.resolve(expr.value)}
+            for value in self.containers.class_attribute(expr):  # Cls.attr / self.attr set in the class body
+                out |= self.resolve(value)
             key = dotted(expr)
             if key and key in self.module_scope.values:
                 for value in self.module_scope.values[key]:

@@ -68,12 +68,17 @@ def dangerous_callable(name: str) -> tuple[dict[str, str], type[Check], str] | N
             if name in table:
                 return table, check, name
         return None
+    if "." not in name:
+        return None  # a whole module is not something to call
     leaf = name.rsplit(".", 1)[-1]
-    if "." not in name or _NOT_CALLABLE_LEAF.search(leaf) or _DUNDER_DATA.match(leaf):
-        return None  # a whole module, a constant, an exception class or `__doc__` is not a callable
     for table, check in REFERENCE_TABLES:
         entry = matches(name, table)
+        if entry == name:
+            return table, check, entry  # listed itself (ctypes.CDLL, os.system)
         if entry:
+            # Under a listed module or callable: constants, exception classes and `__doc__` are not callables.
+            if _NOT_CALLABLE_LEAF.search(leaf) or _DUNDER_DATA.match(leaf):
+                return None
             return table, check, entry
     return None
 
@@ -91,6 +96,7 @@ class ReferenceRules(ReviewBase):
     """Reports references to dangerous callables used as values, and strings naming them."""
 
     _hook_targets: set[str] | None = None
+    _env_writes: list[tuple[ast.AST, str | None, ast.expr | None]] | None = None
 
     def _references(self) -> None:
         modules = self._imported_modules()
@@ -253,7 +259,10 @@ class ReferenceRules(ReviewBase):
 
     def env_writes(self) -> list[tuple[ast.AST, str | None, ast.expr | None]]:
         """(node, variable, value) of every environment write the model can see."""
+        if self._env_writes is not None:
+            return self._env_writes
         writes: list[tuple[ast.AST, str | None, ast.expr | None]] = []
+        self._env_writes = writes
         model = self.model
         for node in ast.walk(self.source.tree):
             if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and node.value is not None:

@@ -25,8 +25,8 @@ from markupsafe import Markup
 
 from modelcert.formats.jinja_values import (
     FAKE_ADDRESS,
+    MAX_SEQUENCE,
     MAX_VALUE_CHARS,
-    MAX_VALUES,
     DictValue,
     GeneratorValue,
     ListValue,
@@ -132,8 +132,8 @@ def to_python(value: Hashable) -> Any:
         return [to_python(item) for item in value]
     if isinstance(value, tuple):
         return tuple(to_python(item) for item in value)
-    if isinstance(value, DictValue):
-        return {key: to_python(_single(choices)) for key, choices in value.items}
+    if isinstance(value, DictValue):  # keys are known; an unknown value is fine until it is printed
+        return {key: _value_or_unknown(choices) for key, choices in value.items}
     if value is None or isinstance(value, str | int | float | bool | Opaque):
         return value
     raise NotModelled(f"value of type {type(value).__name__}")
@@ -144,7 +144,7 @@ def from_python(result: Any) -> Hashable:
     if isinstance(result, Undefined):
         raise NotModelled("undefined result")  # printing/using it depends on the deployment's Undefined
     if isinstance(result, Markup):
-        return str(result)
+        return _bounded(result)  # stays Markup: escaping it again is a no-op, as in Jinja2
     if result is None or isinstance(result, str | int | float | bool | Opaque):
         return _bounded(result)
     if isinstance(result, list):
@@ -154,10 +154,25 @@ def from_python(result: Any) -> Hashable:
     if isinstance(result, _Iterable):
         return _bounded(GeneratorValue([from_python(item) for item in result], str(result)))
     if hasattr(result, "__next__"):  # reverse → list_reverseiterator, unique → generator
-        items = list(itertools.islice(result, MAX_VALUES + 1))
+        items = list(itertools.islice(result, MAX_SEQUENCE + 1))
         text = _ADDRESS.sub(FAKE_ADDRESS, repr(result))
         return _bounded(GeneratorValue([from_python(item) for item in items], text))
     raise NotModelled(f"result of type {type(result).__name__}")
+
+
+class _UnknownValue:
+    """A dict value the folder does not know: iterating the dict is fine, printing it is not modelled."""
+
+    def __str__(self) -> str:
+        raise NotModelled("dict value not known")
+
+    __repr__ = __str__
+
+
+def _value_or_unknown(choices: Any) -> Any:
+    if choices.complete and len(choices.values) == 1:
+        return to_python(next(iter(choices.values)))
+    return _UnknownValue()
 
 
 def _single(choices: Any) -> Hashable:
@@ -171,7 +186,7 @@ def _single(choices: Any) -> Hashable:
 def _bounded(value: Hashable) -> Hashable:
     if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
         raise NotModelled("string too long to track")
-    if isinstance(value, tuple) and len(value) > MAX_VALUES:
+    if isinstance(value, tuple) and len(value) > MAX_SEQUENCE:
         raise NotModelled("sequence too long to track")
     return value
 

@@ -1,8 +1,10 @@
 """Jinja2 chat templates as inert ASTs: parsed by Jinja2's own parser (never rendered) + constant folding.
 
 This module is the stable import point for template readers and checks; the work lives in
-`jinja_parse` (parsing, node iteration), `jinja_values` (the abstract values folding works over)
-and `jinja_folding` (`ConstantFolder`: which values each expression can take, without rendering).
+`jinja_parse` (parsing, node iteration), `jinja_values` (the abstract values folding works over),
+`jinja_folding` (`ConstantFolder`: which values each expression can take, without rendering),
+`jinja_calls` (filters and method calls during folding) and `jinja_filters` (Jinja2's own filter
+and `str` method implementations applied to known values, bounded; anything else is not modelled).
 """
 
 from __future__ import annotations

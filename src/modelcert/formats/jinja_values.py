@@ -18,6 +18,7 @@ from typing import Any
 
 MAX_VALUES = 64  # possible values tracked per expression; beyond, the result is incomplete
 MAX_VALUE_CHARS = 4096  # longer strings are never attribute names worth resolving
+MAX_SEQUENCE = 1024  # items of one list/tuple value tracked; longer ones are unresolved
 MAX_PRODUCT = 4096  # combinations tried when an operation has several multi-valued operands
 MAX_HINTS = 32  # constant pieces remembered per unresolved value
 _FOLD_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, ZeroDivisionError, AttributeError)
@@ -198,7 +199,7 @@ def as_text(value: Hashable) -> str:
 def bounded(value: Hashable) -> Hashable:
     if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
         raise NotModelled("string too long to track")
-    if isinstance(value, tuple) and len(value) > MAX_VALUES:
+    if isinstance(value, tuple) and len(value) > MAX_SEQUENCE:
         raise NotModelled("sequence too long to track")
     return value
 
@@ -236,16 +237,34 @@ def safe_percent(fmt: str, args: Any) -> str:
         for group in match.groups():
             if group == "*" or (group and int(group) > 256):
                 raise NotModelled("format width too large to compute")
-    if isinstance(args, tuple):
+    if isinstance(args, GeneratorValue):
+        raise NotModelled("a generator as % argument")
+    if isinstance(args, ListValue):
+        args = list(args)  # one argument, printed as a list
+    elif isinstance(args, tuple):
         args = tuple(as_text(a) if isinstance(a, Opaque) else a for a in args)
+    elif isinstance(args, Opaque):
+        args = args.text
     elif isinstance(args, DictValue):
         plain = {}
         for key, choices in args.items:
             if not choices.complete or len(choices.values) != 1:
-                raise ValueError("dict value not known")
+                raise NotModelled("dict value not known")
             plain[key] = next(iter(choices.values))
         args = plain
-    return str(fmt % args)
+    result: str = fmt % args  # Markup stays Markup, as in Jinja2
+    return result
+
+
+def modulo(left: Hashable, right: Hashable) -> Hashable:
+    """Jinja `%`: Python's `%` on the values (string formatting for a string, else arithmetic)."""
+    if isinstance(left, str):
+        return safe_percent(left, right)
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        if abs(left) > 2**64 or abs(right) > 2**64:
+            raise NotModelled("huge modulo")
+        return left % right
+    raise TypeError("unsupported %")
 
 
 def safe_str_format(fmt: str, *args: Any, **kwargs: Any) -> str:
@@ -268,16 +287,17 @@ def as_sequence(value: Hashable) -> tuple[Hashable, ...]:
 
 
 def slice_value(value: Hashable, start: Any, stop: Any, step: Any) -> Hashable:
+    """`value[start:stop:step]`; a TypeError there makes Jinja2 return Undefined, which is not modelled."""
     if step == 0:
-        raise ValueError("zero step")
+        raise ValueError("zero step")  # Jinja2 lets this ValueError abort the render
     for part in (start, stop, step):
         if part is not None and not isinstance(part, int):
-            raise TypeError("slice index")
+            raise NotModelled("slice index that is not an integer gives Undefined")
     if isinstance(value, ListValue):
         return ListValue(value[start:stop:step])
     if isinstance(value, str | tuple):
         return value[start:stop:step]
-    raise TypeError("not sliceable")
+    raise NotModelled("slice of a value that is not a sequence gives Undefined")
 
 
 def index_value(value: Hashable, key: Hashable) -> Hashable:
@@ -319,7 +339,9 @@ def plus(a: Hashable, b: Hashable) -> Hashable:
             return a + b
         raise TypeError("str + non-str")
     if isinstance(a, tuple) and isinstance(b, tuple):
-        return ListValue(a + b)
+        if isinstance(a, ListValue) != isinstance(b, ListValue):
+            raise TypeError("list + tuple")
+        return ListValue(a + b) if isinstance(a, ListValue) else tuple(a + b)
     if isinstance(a, int | float) and isinstance(b, int | float):
         return a + b
     raise TypeError("unsupported +")
@@ -332,7 +354,7 @@ def times(a: Hashable, b: Hashable) -> Hashable:
     if isinstance(a, str | tuple) and isinstance(b, int) and not isinstance(b, bool):
         if len(a) * b > MAX_VALUE_CHARS:
             raise NotModelled("repetition too long to track")
-        return a * b
+        return ListValue(a * b) if isinstance(a, ListValue) else a * b
     if isinstance(a, int | float) and isinstance(b, int | float):
         return a * b
     raise TypeError("unsupported *")
