@@ -6,6 +6,7 @@ unscannable, a limit hit too, and an unexpected exception is an analyzer error, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import threading
@@ -43,7 +44,7 @@ from modelcert.findings import (
 from modelcert.formats.blob import Blob, BytesBlob, FileBlob
 from modelcert.formats.detect import HEAD_BYTES, TAIL_BYTES, detect
 from modelcert.limits import DEFAULT_LIMITS, Limits
-from modelcert.package import ModelPackage, PackageLink, file_sha256, oms_root_digest
+from modelcert.package import ModelPackage, PackageFile, PackageLink, file_sha256, oms_root_digest
 
 # Files up to this size are read into memory once and both hashed and parsed from that buffer;
 # larger ones are hashed in a streaming pass and parsed through positioned reads of what they need.
@@ -304,25 +305,117 @@ def _run_analyzer(
 
 
 def _open_file(
-    path: Path, relpath: str, size: int, chunk: int, hash_pool: Executor | None
+    path: Path,
+    relpath: str,
+    size: int,
+    chunk: int,
+    hash_pool: Executor | None,
+    on_hashed: Callable[[], None],
 ) -> tuple[Blob, Callable[[], bytes]]:
     """One read pass: a blob the analyzers read from, and its SHA-256 digest (possibly still running).
 
     Small files stay in memory, hashed and parsed from one buffer. Large ones are hashed in a
-    streaming pass on the hash pool *while* the analyzers read the structure they need (headers,
-    pickles, directories) with positioned reads, which the page cache serves: analysis time hides
+    streaming pass on the hash pool *while* the analyzers (and then the package-level checks) read
+    the structure they need with positioned reads, which the page cache serves: analysis time hides
     behind hashing time instead of adding to it (hashlib and file reads release the GIL).
     """
     if size <= IN_MEMORY_FILE_BYTES:
         with open(path, "rb", buffering=0) as fh:
             data = fh.read()
         digest = hashlib.sha256(data).digest()
+        on_hashed()
         return BytesBlob(data, relpath), lambda: digest
     blob = FileBlob(path, relpath)
     if hash_pool is None:
         digest = file_sha256(path, chunk)
+        on_hashed()
         return blob, lambda: digest
-    return blob, hash_pool.submit(file_sha256, path, chunk).result
+    future = hash_pool.submit(file_sha256, path, chunk)
+    future.add_done_callback(lambda _done: on_hashed())
+    return blob, future.result
+
+
+_Analysed = tuple[ArtifactReport, Callable[[], bytes] | None]
+
+
+def _analyse_file(
+    pf: PackageFile,
+    engine: _Engine,
+    notes: dict[str, dict[str, Any]],
+    lock: threading.Lock,
+    observer: ScanObserver,
+    hash_pool: Executor | None,
+) -> _Analysed:
+    location = Location(path=pf.relpath)
+    file_notes: dict[str, Any] = {}
+    try:
+        blob, digest_of = _open_file(
+            pf.abspath,
+            pf.relpath,
+            pf.size,
+            engine.limits.read_chunk_bytes,
+            hash_pool,
+            lambda: observer.file_done(pf.relpath, pf.size),
+        )
+    except OSError as exc:
+        observer.file_done(pf.relpath, pf.size)
+        finding = Unparseable.finding(f"cannot read: {exc.strerror}", location)
+        return ArtifactReport(path=pf.relpath, format="unknown", size=pf.size, findings=(finding,)), None
+    try:
+        report = engine.analyse(blob, pf.relpath, location, 0, None, file_notes)
+    finally:
+        blob.close()
+    if file_notes:
+        with lock:
+            notes[pf.relpath] = file_notes
+    return report, digest_of
+
+
+def _scan_package(
+    package: ModelPackage, limits: Limits, observer: ScanObserver, workers: int
+) -> tuple[list[ArtifactReport], dict[str, bytes], list[Finding]]:
+    """Analyse every file, run the package-level checks, then collect the digests still hashing."""
+    view = _PackageFiles(package) if package.is_dir else None
+    engine = _Engine(limits, view)
+    notes: dict[str, dict[str, Any]] = {}
+    lock = threading.Lock()
+    package_findings: list[Finding] = []
+    with contextlib.ExitStack() as stack:
+        big_files = any(pf.size > IN_MEMORY_FILE_BYTES for pf in package.files)
+        if workers > 1 and (len(package.files) > 1 or big_files):
+            from concurrent.futures import ThreadPoolExecutor
+
+            hash_pool = stack.enter_context(ThreadPoolExecutor(workers, "modelcert-hash"))
+            pool = stack.enter_context(ThreadPoolExecutor(workers, "modelcert-scan"))
+            analysed = list(
+                pool.map(
+                    lambda pf: _analyse_file(pf, engine, notes, lock, observer, hash_pool), package.files
+                )
+            )
+        else:
+            analysed = [_analyse_file(pf, engine, notes, lock, observer, None) for pf in package.files]
+        reports = [report for report, _ in analysed]
+        reports.extend(_link_reports(package.links))
+        reports.extend(
+            ArtifactReport(
+                path=rel, format="special", size=0,
+                findings=(SpecialFile.finding("special file: not opened", Location(path=rel)),),
+            )
+            for rel in package.special
+        )
+        reports.sort(key=lambda r: r.path)
+        reports = _relabel_onnx_external_data(reports, notes)
+        if view is not None:
+            pctx = PackageContext(package, view, reports, notes, limits)
+            PACKAGE_CHECKS.extend(c for c in load_package_checks() if c not in PACKAGE_CHECKS)
+            for check in PACKAGE_CHECKS:
+                package_findings.extend(check(pctx))
+        # Only now wait for the digests: the package checks above ran while large files hashed.
+        digests = {report.path: digest_of() for report, digest_of in analysed if digest_of is not None}
+    reports = [
+        dataclasses.replace(r, sha256=digests[r.path].hex()) if r.path in digests else r for r in reports
+    ]
+    return reports, digests, package_findings
 
 
 def scan_paths(
@@ -340,69 +433,9 @@ def scan_paths(
     inputs: list[InputRoot] = []
     files: list[ArtifactReport] = []
     package_findings: list[Finding] = []
-    lock = threading.Lock()
     for package in packages:
-        view = _PackageFiles(package) if package.is_dir else None
-        engine = _Engine(limits, view)
-        notes: dict[str, dict[str, Any]] = {}
-        digests: dict[str, bytes] = {}
-
-        def scan_one(
-            pf: Any,
-            engine: _Engine = engine,
-            notes: dict[str, Any] = notes,
-            digests: dict[str, bytes] = digests,
-            hash_pool: Executor | None = None,
-        ) -> ArtifactReport:
-            location = Location(path=pf.relpath)
-            file_notes: dict[str, Any] = {}
-            try:
-                chunk = limits.read_chunk_bytes
-                blob, digest_of = _open_file(pf.abspath, pf.relpath, pf.size, chunk, hash_pool)
-            except OSError as exc:
-                report = ArtifactReport(
-                    path=pf.relpath, format="unknown", size=pf.size,
-                    findings=(Unparseable.finding(f"cannot read: {exc.strerror}", location),),
-                )
-                observer.file_done(pf.relpath, pf.size)
-                return report
-            try:
-                report = engine.analyse(blob, pf.relpath, location, 0, None, file_notes)
-                digest = digest_of()
-            finally:
-                blob.close()
-            report = dataclasses.replace(report, sha256=digest.hex())
-            with lock:
-                digests[pf.relpath] = digest
-                if file_notes:
-                    notes[pf.relpath] = file_notes
-            observer.file_done(pf.relpath, pf.size)
-            return report
-
-        big_files = any(pf.size > IN_MEMORY_FILE_BYTES for pf in package.files)
-        if workers > 1 and (len(package.files) > 1 or big_files):
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(workers, "modelcert-hash") as hash_pool, \
-                    ThreadPoolExecutor(workers, "modelcert-scan") as pool:
-                reports = list(pool.map(lambda pf: scan_one(pf, hash_pool=hash_pool), package.files))
-        else:
-            reports = [scan_one(pf) for pf in package.files]
-        reports.extend(_link_reports(package.links))
-        reports.extend(
-            ArtifactReport(
-                path=rel, format="special", size=0,
-                findings=(SpecialFile.finding("special file: not opened", Location(path=rel)),),
-            )
-            for rel in package.special
-        )
-        reports.sort(key=lambda r: r.path)
-        reports = _relabel_onnx_external_data(reports, notes)
-        if view is not None:
-            pctx = PackageContext(package, view, reports, notes, limits)
-            PACKAGE_CHECKS.extend(c for c in load_package_checks() if c not in PACKAGE_CHECKS)
-            for check in PACKAGE_CHECKS:
-                package_findings.extend(check(pctx))
+        reports, digests, findings = _scan_package(package, limits, observer, workers)
+        package_findings.extend(findings)
         inputs.append(
             InputRoot(
                 path=str(package.root),
