@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -49,6 +50,10 @@ from modelcert.package import ModelPackage, PackageFile, PackageLink, file_sha25
 # Files up to this size are read into memory once and both hashed and parsed from that buffer;
 # larger ones are hashed in a streaming pass and parsed through positioned reads of what they need.
 IN_MEMORY_FILE_BYTES = 32 * 1024 * 1024
+# Large reads for hashing: a hashing thread re-takes the GIL once per chunk, and while an analyzer
+# runs Python code each re-take can wait a whole switch interval (5 ms). 8 MiB chunks keep that
+# to ~125 waits per GB.
+HASH_CHUNK_BYTES = 8 * 1024 * 1024
 
 # Formats the zip analyzer itself assigns (a zip already read as a zip).
 _ZIP_BASED = frozenset({"zip", "pytorch-zip", "torchscript", "npz", "keras"})
@@ -353,7 +358,7 @@ def _analyse_file(
             pf.abspath,
             pf.relpath,
             pf.size,
-            engine.limits.read_chunk_bytes,
+            HASH_CHUNK_BYTES,
             hash_pool,
             lambda: observer.file_done(pf.relpath, pf.size),
         )
@@ -371,6 +376,22 @@ def _analyse_file(
     return report, digest_of
 
 
+@contextlib.contextmanager
+def _short_gil_switch_interval(seconds: float = 0.0005) -> Iterator[None]:
+    """While large files hash beside Python-heavy analyzers, hand the GIL back sooner.
+
+    A hashing thread releases the GIL inside hashlib and file reads but must re-take it per chunk;
+    with the default 5 ms switch interval it waits behind the analyzer thread for most of that.
+    Restored on exit (it is process-wide).
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, seconds))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
 def _scan_package(
     package: ModelPackage, limits: Limits, observer: ScanObserver, workers: int
 ) -> tuple[list[ArtifactReport], dict[str, bytes], list[Finding]]:
@@ -385,6 +406,8 @@ def _scan_package(
         if workers > 1 and (len(package.files) > 1 or big_files):
             from concurrent.futures import ThreadPoolExecutor
 
+            if big_files:
+                stack.enter_context(_short_gil_switch_interval())
             hash_pool = stack.enter_context(ThreadPoolExecutor(workers, "modelcert-hash"))
             pool = stack.enter_context(ThreadPoolExecutor(workers, "modelcert-scan"))
             analysed = list(
