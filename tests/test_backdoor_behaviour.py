@@ -27,7 +27,9 @@ from modelcert.limits import DEFAULT_LIMITS
 from modelcert.scan import scan_paths
 
 pytestmark = pytest.mark.torch
-BUDGET = 8.0
+# Generous: the scan stops as soon as the 56-token vocabulary is covered (1-2 s on an idle machine),
+# but CI runs two test workers on two cores beside other suites, and coverage must not depend on load.
+BUDGET = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,7 @@ def test_evidence_levels(packages: dict[str, Path], tmp_path: Path) -> None:
     level = evidence_level(e3)
     assert level["level"] == "E3", level["blocked_by"]
     assert "does not establish absence of backdoors" in level["statement"]
-    assert "Goldwasser" in level["statement"] and "budget of 8.0 s" in level["statement"]
+    assert "Goldwasser" in level["statement"] and f"budget of {BUDGET} s" in level["statement"]
     assert evidence_level(scan_with_evidence([clean], base=packages["base"]))["level"] == "E2"
     plain = evidence_level(scan_paths([clean]))
     assert plain["level"] == "E1" and "behavioural scan not run" in plain["statement"]

@@ -49,6 +49,7 @@ NOVELTY_MAX_P = 0.05  # in its most favourable benign context, the base gives th
 MAX_VERIFIED = 24
 MAX_REPORTED = 5
 RESERVE_SHARE = 0.25  # of the budget kept for bigrams and verification
+ALWAYS_VERIFIED = 2  # standouts verified whatever the clock says (a bounded overrun of the budget)
 # Measured by benchmarks/bench_backdoor.py on the planted set (see docs/benchmarks.md / the report).
 PLANTED_BENCHMARK = {
     "planted_weight_backdoors": 24,  # 8 seeds x (poisoned fine-tune, one-layer edit, embedding row)
@@ -152,8 +153,10 @@ def scan_for_triggers(
     chosen += [c for c in doubles if c.z >= STANDOUT_Z][: MAX_VERIFIED // 2]
     result.standouts = chosen[: MAX_VERIFIED * 2]
     explained: set[int] = set()
-    for candidate in result.standouts:
-        if clock() > deadline:
+    for index, candidate in enumerate(result.standouts):
+        # The strongest standouts are always verified, even a little past the deadline: on a loaded
+        # machine the search can eat the reserve, and an unverified top candidate helps no one.
+        if clock() > deadline and index >= ALWAYS_VERIFIED:
             break  # out of budget: the remaining standouts stay unverified (reported as such)
         if explained & set(candidate.tokens):
             continue
