@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelcert.errors import PackageError
+from modelcert.formats.blob import Blob, FileBlob
 from modelcert.limits import Limits
 
 # OMS v1.0 default ignore_paths (model_signing 1.1.1 `hashing.Config`): relative to the model root.
@@ -71,6 +72,32 @@ class ModelPackage:
     @property
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+
+class PackageFiles:
+    """A package's regular files by relative path, opened lazily as blobs; links never followed.
+
+    This is the `PackageView` analyzers and package-level checks read sibling files through.
+    """
+
+    def __init__(self, package: ModelPackage) -> None:
+        self._package = package
+        self._links = {link.relpath for link in package.links}
+
+    def relpaths(self) -> list[str]:
+        return [f.relpath for f in self._package.files]
+
+    def open_file(self, relpath: str) -> Blob | None:
+        pf = self._package.get(relpath)
+        if pf is None:
+            return None
+        try:
+            return FileBlob(pf.abspath, pf.relpath)
+        except OSError:
+            return None
+
+    def is_symlink(self, relpath: str) -> bool:
+        return relpath in self._links
 
 
 def _walk(root: Path, limits: Limits, ignore: tuple[str, ...]) -> ModelPackage:

@@ -45,7 +45,14 @@ from modelcert.findings import (
 from modelcert.formats.blob import Blob, BytesBlob, FileBlob
 from modelcert.formats.detect import HEAD_BYTES, TAIL_BYTES, detect
 from modelcert.limits import DEFAULT_LIMITS, Limits
-from modelcert.package import ModelPackage, PackageFile, PackageLink, file_sha256, oms_root_digest
+from modelcert.package import (
+    ModelPackage,
+    PackageFile,
+    PackageFiles,
+    PackageLink,
+    file_sha256,
+    oms_root_digest,
+)
 
 # Files up to this size are read into memory once and both hashed and parsed from that buffer;
 # larger ones are hashed in a streaming pass and parsed through positioned reads of what they need.
@@ -108,29 +115,6 @@ def register_package_check(check: PackageCheck) -> PackageCheck:
     """Decorator for checks that look across files (template vs base, auto_map wiring, lineage)."""
     PACKAGE_CHECKS.append(check)
     return check
-
-
-class _PackageFiles:
-    """The PackageView analyzers get: sibling regular files by relative path, opened lazily."""
-
-    def __init__(self, package: ModelPackage) -> None:
-        self._package = package
-        self._links = {link.relpath for link in package.links}
-
-    def relpaths(self) -> list[str]:
-        return [f.relpath for f in self._package.files]
-
-    def open_file(self, relpath: str) -> Blob | None:
-        pf = self._package.get(relpath)
-        if pf is None:
-            return None
-        try:
-            return FileBlob(pf.abspath, pf.relpath)
-        except OSError:
-            return None
-
-    def is_symlink(self, relpath: str) -> bool:
-        return relpath in self._links
 
 
 @dataclass
@@ -396,7 +380,7 @@ def _scan_package(
     package: ModelPackage, limits: Limits, observer: ScanObserver, workers: int
 ) -> tuple[list[ArtifactReport], dict[str, bytes], list[Finding]]:
     """Analyse every file, run the package-level checks, then collect the digests still hashing."""
-    view = _PackageFiles(package) if package.is_dir else None
+    view = PackageFiles(package) if package.is_dir else None
     engine = _Engine(limits, view)
     notes: dict[str, dict[str, Any]] = {}
     lock = threading.Lock()

@@ -23,11 +23,10 @@ from typing import Any, Protocol
 from modelcert.checks.base import PackageView
 from modelcert.errors import FormatError, ModelcertError
 from modelcert.findings import ArtifactReport, Finding
-from modelcert.formats.blob import Blob, FileBlob
 from modelcert.formats.json_doc import JsonDocument, load_json
 from modelcert.formats.tokenizer import read_gguf_tokenizer_metadata
 from modelcert.limits import Limits
-from modelcert.package import ModelPackage
+from modelcert.package import ModelPackage, PackageFiles
 
 
 class PackageInputs(Protocol):
@@ -49,29 +48,6 @@ class PackageInputs(Protocol):
 PackageCheckFn = Callable[[PackageInputs], Iterable[Finding]]
 
 
-class _FolderView:
-    """A PackageView over a walked folder: regular files only, opened lazily, never followed links."""
-
-    def __init__(self, package: ModelPackage) -> None:
-        self._package = package
-        self._links = {link.relpath for link in package.links}
-
-    def relpaths(self) -> list[str]:
-        return [f.relpath for f in self._package.files]
-
-    def open_file(self, relpath: str) -> Blob | None:
-        pf = self._package.get(relpath)
-        if pf is None:
-            return None
-        try:
-            return FileBlob(pf.abspath, pf.relpath)
-        except OSError:
-            return None
-
-    def is_symlink(self, relpath: str) -> bool:
-        return relpath in self._links
-
-
 @dataclass
 class LocalPackage:
     """A package opened outside a scan (the declared base): satisfies PackageInputs, has no notes."""
@@ -87,7 +63,7 @@ class LocalPackage:
         package = ModelPackage.open(root, limits)
         if not package.is_dir:
             raise ModelcertError(f"the base {root} must be a model folder")
-        return cls(root=root, view=_FolderView(package), limits=limits)
+        return cls(root=root, view=PackageFiles(package), limits=limits)
 
 
 def files_named(view: PackageView, *names: str) -> list[str]:
