@@ -102,9 +102,10 @@ def test_securesystemslib_verifies_our_envelopes() -> None:
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_give_an_envelope_or_an_envelope_error(data: bytes) -> None:
     try:
-        dsse.Envelope.from_json(data)
+        envelope = dsse.Envelope.from_json(data)
     except dsse.EnvelopeError:
-        pass
+        return
+    assert isinstance(envelope, dsse.Envelope)
 
 
 @pytest.mark.property
