@@ -151,6 +151,15 @@ def versions(peers: Path) -> dict[str, str]:
     return {"modelcert": __version__, **json.loads(out)}
 
 
+def compile_modelcert() -> None:
+    """Byte-compile modelcert as `pip install` does for the peers (an editable install has no .pyc)."""
+    import compileall
+
+    import modelcert
+
+    compileall.compile_dir(Path(modelcert.__file__).parent, quiet=1)
+
+
 def warm(root: Path) -> None:
     for path in root.rglob("*"):
         if path.is_file() and not path.is_symlink():
@@ -249,6 +258,7 @@ def main() -> int:
     try:
         samples = read_manifest(args.corpus)
         warm(args.corpus)
+        compile_modelcert()
         subset = {s.relpath for i, s in enumerate(samples) if i % args.modelaudit_every == 0}
         outcomes: list[Outcome] = []
         started = time.perf_counter()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -32,8 +33,20 @@ EXIT_FAIL = 1
 EXIT_ERROR = 2
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter without its `import shutil` (and bz2/lzma with it) on every parser built."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+        except (ValueError, OSError):
+            columns = 80
+        super().__init__(prog, width=max(columns - 2, 20))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        formatter_class=_HelpFormatter,
         prog="modelcert",
         description="Scan, certify and verify open-weight model packages.",
         epilog="Exit codes: 0 clean / pass, 1 unsafe or policy failed, 2 error.",
@@ -41,14 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"modelcert {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in SUBCOMMANDS.items():
-        sub.add_parser(name, help=help_text, description=help_text)
+        sub.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     if not args_list or args_list[0] not in SUBCOMMANDS:
+        parser = build_parser()  # only for --help / --version / usage errors: a subcommand builds its own
         try:
             parser.parse_args(args_list)
         except SystemExit as exc:  # --help / --version / usage errors
@@ -57,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     name = args_list[0]
     module = importlib.import_module(SUBCOMMANDS[name][0])
-    sub_parser = argparse.ArgumentParser(prog=f"modelcert {name}", description=SUBCOMMANDS[name][1])
+    sub_parser = argparse.ArgumentParser(
+        prog=f"modelcert {name}", description=SUBCOMMANDS[name][1], formatter_class=_HelpFormatter
+    )
     module.add_arguments(sub_parser)
     try:
         args = sub_parser.parse_args(args_list[1:])
