@@ -9,7 +9,6 @@ summary findings that `scan_with_evidence` would produce, without running either
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -352,7 +351,7 @@ def test_e3_claim_publishes_summaries_never_trigger_text(tmp_path: Path) -> None
             "unverified": [{"tokens": [7], "text": SECRET_TRIGGER, "kl_excess": 0.4}],
         },
     )
-    report = dataclasses.replace(plain, package_findings=(*plain.package_findings, lineage, behaviour))
+    report = plain.replace(package_findings=(*plain.package_findings, lineage, behaviour))
     issued = issue_certificate(
         report, load_policy("baseline"), NO_WAIVERS, a.issuer, a.key, now=NOW, base_digest="cd" * 32
     )
@@ -377,7 +376,7 @@ def test_cosign_must_reach_the_claimed_evidence_level(tmp_path: Path) -> None:
         Location(path="weights-00002.f32"),
         details={"classification": "identical", "changed_tensors": 0, "aligned_tensors": 2},
     )
-    claimed = dataclasses.replace(plain, package_findings=(*plain.package_findings, lineage))
+    claimed = plain.replace(package_findings=(*plain.package_findings, lineage))
     policy = load_policy("baseline")
     issued = issue_certificate(claimed, policy, NO_WAIVERS, a.issuer, a.key, now=NOW)
     assert issued.statement.predicate.backdoor_evidence is not None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pickletools
 import struct
 
 import pytest
 
-from modelcert.formats.detect import detect, sniff
+from modelcert.formats.detect import OPCODE_BYTES, detect, sniff
 
 PICKLE_V0 = b"cos\nsystem\n(S'echo modelcert-test'\ntR."
 
@@ -123,3 +124,7 @@ def test_compiled_python_is_routed_to_its_analyzer() -> None:
 
     data = importlib.util.MAGIC_NUMBER + b"\x00" * 12 + b"\xe3"
     assert detect(data, data, len(data), "modeling_x.cpython-311.pyc").format == "pyc"
+
+
+def test_spelled_out_opcode_bytes_are_exactly_pickletools_opcodes() -> None:
+    assert {ord(op.code) for op in pickletools.opcodes} == OPCODE_BYTES

@@ -81,7 +81,7 @@ def test_wire_decoder_accepts_or_rejects_any_bytes(data):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_onnx_readers_never_fail_unexpectedly(data):
-    for limits in (SMALL, dataclasses.replace(SMALL, in_memory_member_bytes=0)):
+    for limits in (SMALL, SMALL.replace(in_memory_member_bytes=0)):
         try:
             view = read_onnx(BytesBlob(data, "m.onnx"), limits)
         except (FormatError, LimitExceeded):

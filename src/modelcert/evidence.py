@@ -8,7 +8,6 @@ result is the usual ScanReport with the extra package findings and an evidence-l
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,15 +74,14 @@ def scan_with_evidence(
         if base_package is not None  # the declared base was compared: MC573 replaces the MC576 reminder
         else list(report.package_findings)
     )
-    combined = dataclasses.replace(report, package_findings=(*kept, *extra))
+    combined = report.replace(package_findings=(*kept, *extra))
     summary = evidence_level(combined)
     extra.append(
         EvidenceSummary.finding(
             summary["statement"], Location(path=str(paths[0]) if paths else "."), details=summary
         )
     )
-    return dataclasses.replace(
-        report,
+    return report.replace(
         package_findings=(*kept, *extra),
         duration_seconds=time.perf_counter() - started,
     )
@@ -227,8 +225,7 @@ def _without_inherited_decoding(existing: Sequence[Finding], extra: Sequence[Fin
     for original in existing:
         finding = original
         if finding.check_id == "MC540" and (finding.location.path, finding.details.get("key")) not in changed:
-            finding = dataclasses.replace(
-                finding,
+            finding = finding.replace(
                 severity=Severity.INFO,
                 verdict=Verdict.CLEAN,
                 message=finding.message + " (same as in the base model)",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum, IntEnum
-from typing import Any
+from typing import Any, Final
+
+from modelcert.records import Record
 
 
 class Severity(IntEnum):
@@ -72,16 +73,32 @@ _VERDICT_RANK = {
 }
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(Record):
     """Where a finding is: the file, the chain of members inside it, and a position in the innermost."""
 
-    path: str
-    member: tuple[str, ...] = ()
-    offset: int | None = None
-    opcode_index: int | None = None
-    line: int | None = None
-    pointer: str | None = None  # key path inside structured data, e.g. "config/layers/3/module"
+    __slots__ = ("line", "member", "offset", "opcode_index", "path", "pointer")
+    path: Final[str]
+    member: Final[tuple[str, ...]]
+    offset: Final[int | None]
+    opcode_index: Final[int | None]
+    line: Final[int | None]
+    pointer: Final[str | None]  # key path inside structured data, e.g. "config/layers/3/module"
+
+    def __init__(
+        self,
+        path: str,
+        member: tuple[str, ...] = (),
+        offset: int | None = None,
+        opcode_index: int | None = None,
+        line: int | None = None,
+        pointer: str | None = None,
+    ) -> None:
+        self.path = path
+        self.member = member
+        self.offset = offset
+        self.opcode_index = opcode_index
+        self.line = line
+        self.pointer = pointer
 
     def inner(self, member: str) -> Location:
         """The location of a member of what this location names."""
@@ -128,21 +145,47 @@ class Location:
         return out
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Record):
     """One thing a check found. `verdict` is what it means for the file that holds it."""
 
-    check_id: str
-    title: str
-    severity: Severity
-    confidence: Confidence
-    verdict: Verdict
-    message: str
-    location: Location
-    cwe: str | None = None
-    remediation: str = ""
-    tags: tuple[str, ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict)
+    # No __slots__: callers rebuild findings from `finding.__dict__`.
+    check_id: Final[str]
+    title: Final[str]
+    severity: Final[Severity]
+    confidence: Final[Confidence]
+    verdict: Final[Verdict]
+    message: Final[str]
+    location: Final[Location]
+    cwe: Final[str | None]
+    remediation: Final[str]
+    tags: Final[tuple[str, ...]]
+    details: Final[Mapping[str, Any]]
+
+    def __init__(
+        self,
+        check_id: str,
+        title: str,
+        severity: Severity,
+        confidence: Confidence,
+        verdict: Verdict,
+        message: str,
+        location: Location,
+        cwe: str | None = None,
+        remediation: str = "",
+        tags: tuple[str, ...] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.check_id = check_id
+        self.title = title
+        self.severity = severity
+        self.confidence = confidence
+        self.verdict = verdict
+        self.message = message
+        self.location = location
+        self.cwe = cwe
+        self.remediation = remediation
+        self.tags = tags
+        self.details = {} if details is None else details
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -165,17 +208,35 @@ class Finding:
         return out
 
 
-@dataclass(frozen=True)
-class ArtifactReport:
+class ArtifactReport(Record):
     """A file on disk, or a member / embedded stream inside one, with what was found in it."""
 
-    path: str
-    format: str
-    size: int
-    sha256: str | None = None
-    findings: tuple[Finding, ...] = ()
-    members: tuple[ArtifactReport, ...] = ()
-    skipped_reason: str | None = None
+    __slots__ = ("findings", "format", "members", "path", "sha256", "size", "skipped_reason")
+    path: Final[str]
+    format: Final[str]
+    size: Final[int]
+    sha256: Final[str | None]
+    findings: Final[tuple[Finding, ...]]
+    members: Final[tuple[ArtifactReport, ...]]
+    skipped_reason: Final[str | None]
+
+    def __init__(
+        self,
+        path: str,
+        format: str,
+        size: int,
+        sha256: str | None = None,
+        findings: tuple[Finding, ...] = (),
+        members: tuple[ArtifactReport, ...] = (),
+        skipped_reason: str | None = None,
+    ) -> None:
+        self.path = path
+        self.format = format
+        self.size = size
+        self.sha256 = sha256
+        self.findings = findings
+        self.members = members
+        self.skipped_reason = skipped_reason
 
     @property
     def own_verdict(self) -> Verdict:
@@ -221,26 +282,48 @@ class ArtifactReport:
         return out
 
 
-@dataclass(frozen=True)
-class InputRoot:
+class InputRoot(Record):
     """One PATH given to a scan and its OpenSSF Model Signing (OMS v1.0, files) root digest."""
 
-    path: str
-    root_digest: str
-    file_count: int
-    total_bytes: int
+    __slots__ = ("file_count", "path", "root_digest", "total_bytes")
+    path: Final[str]
+    root_digest: Final[str]
+    file_count: Final[int]
+    total_bytes: Final[int]
+
+    def __init__(self, path: str, root_digest: str, file_count: int, total_bytes: int) -> None:
+        self.path = path
+        self.root_digest = root_digest
+        self.file_count = file_count
+        self.total_bytes = total_bytes
 
 
-@dataclass(frozen=True)
-class ScanReport:
+class ScanReport(Record):
     """Everything one scan found: one ArtifactReport per file on disk, plus package-level findings."""
 
-    tool: str
-    version: str
-    inputs: tuple[InputRoot, ...]
-    files: tuple[ArtifactReport, ...]
-    package_findings: tuple[Finding, ...] = ()
-    duration_seconds: float = 0.0
+    __slots__ = ("duration_seconds", "files", "inputs", "package_findings", "tool", "version")
+    tool: Final[str]
+    version: Final[str]
+    inputs: Final[tuple[InputRoot, ...]]
+    files: Final[tuple[ArtifactReport, ...]]
+    package_findings: Final[tuple[Finding, ...]]
+    duration_seconds: Final[float]
+
+    def __init__(
+        self,
+        tool: str,
+        version: str,
+        inputs: tuple[InputRoot, ...],
+        files: tuple[ArtifactReport, ...],
+        package_findings: tuple[Finding, ...] = (),
+        duration_seconds: float = 0.0,
+    ) -> None:
+        self.tool = tool
+        self.version = version
+        self.inputs = inputs
+        self.files = files
+        self.package_findings = package_findings
+        self.duration_seconds = duration_seconds
 
     @property
     def root_digest(self) -> str | None:

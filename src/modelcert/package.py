@@ -12,42 +12,71 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from modelcert.errors import PackageError
 from modelcert.formats.blob import Blob, FileBlob
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 # OMS v1.0 default ignore_paths (model_signing 1.1.1 `hashing.Config`): relative to the model root.
 OMS_DEFAULT_IGNORED = (".git", ".github", ".gitignore", ".gitattributes")
 
 
-@dataclass(frozen=True)
-class PackageFile:
-    relpath: str
-    abspath: Path
-    size: int
+class PackageFile(Record):
+    __slots__ = ("abspath", "relpath", "size")
+    relpath: Final[str]
+    abspath: Final[Path]
+    size: Final[int]
+
+    def __init__(self, relpath: str, abspath: Path, size: int) -> None:
+        self.relpath = relpath
+        self.abspath = abspath
+        self.size = size
 
 
-@dataclass(frozen=True)
-class PackageLink:
-    relpath: str
-    target: str
-    escapes: bool  # resolves outside the package root (or dangles)
+class PackageLink(Record):
+    __slots__ = ("escapes", "relpath", "target")
+    relpath: Final[str]
+    target: Final[str]
+    escapes: Final[bool]  # resolves outside the package root (or dangles)
+
+    def __init__(self, relpath: str, target: str, escapes: bool) -> None:
+        self.relpath = relpath
+        self.target = target
+        self.escapes = escapes
 
 
-@dataclass(frozen=True)
-class ModelPackage:
+class ModelPackage(Record):
     """The regular files of a package, plus what the walk refused (links, special files)."""
 
-    root: Path
-    is_dir: bool
-    files: tuple[PackageFile, ...]
-    links: tuple[PackageLink, ...] = ()
-    special: tuple[str, ...] = ()  # fifos, devices, sockets: never opened
-    ignored: tuple[str, ...] = ()
-    _by_path: dict[str, PackageFile] = field(default_factory=dict, compare=False, repr=False)
+    __slots__ = ("_by_path", "files", "ignored", "is_dir", "links", "root", "special")
+    root: Final[Path]
+    is_dir: Final[bool]
+    files: Final[tuple[PackageFile, ...]]
+    links: Final[tuple[PackageLink, ...]]
+    special: Final[tuple[str, ...]]  # fifos, devices, sockets: never opened
+    ignored: Final[tuple[str, ...]]
+
+    def __init__(
+        self,
+        root: Path,
+        is_dir: bool,
+        files: tuple[PackageFile, ...],
+        links: tuple[PackageLink, ...] = (),
+        special: tuple[str, ...] = (),
+        ignored: tuple[str, ...] = (),
+        _by_path: dict[str, PackageFile] | None = None,
+    ) -> None:
+        self.root = root
+        self.is_dir = is_dir
+        self.files = files
+        self.links = links
+        self.special = special
+        self.ignored = ignored
+        # An index, not a field (not compared, hashed or shown); built from `files` when not given.
+        self._by_path: Final = {f.relpath: f for f in files} if _by_path is None else _by_path
 
     @classmethod
     def open(

@@ -7,18 +7,16 @@ unscannable, a limit hit too, and an unexpected exception is an analyzer error, 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
+    from modelcert.background_digests import BackgroundDigests
 
 from modelcert import __version__
 from modelcert.checks.base import AnalysisContext, PackageView
@@ -53,6 +51,7 @@ from modelcert.package import (
     file_sha256,
     oms_root_digest,
 )
+from modelcert.records import MutableRecord
 
 # Files up to this size are read into memory once and both hashed and parsed from that buffer;
 # larger ones are hashed in a streaming pass and parsed through positioned reads of what they need.
@@ -97,15 +96,29 @@ class _SilentObserver:
 PackageCheck = Callable[["PackageContext"], Iterable[Finding]]
 
 
-@dataclass
-class PackageContext:
+class PackageContext(MutableRecord):
     """What package-level checks see after every file was analysed."""
 
+    __slots__ = ("files", "limits", "notes", "package", "view")
     package: ModelPackage
     view: PackageView
     files: list[ArtifactReport]
     notes: dict[str, dict[str, Any]]  # relpath -> facts noted by analyzers
     limits: Limits
+
+    def __init__(
+        self,
+        package: ModelPackage,
+        view: PackageView,
+        files: list[ArtifactReport],
+        notes: dict[str, dict[str, Any]],
+        limits: Limits,
+    ) -> None:
+        self.package = package
+        self.view = view
+        self.files = files
+        self.notes = notes
+        self.limits = limits
 
 
 PACKAGE_CHECKS: list[PackageCheck] = []
@@ -117,17 +130,35 @@ def register_package_check(check: PackageCheck) -> PackageCheck:
     return check
 
 
-@dataclass
-class _Artifact:
+class _Artifact(MutableRecord):
     """Mutable builder for one ArtifactReport while its analyzer runs."""
 
+    __slots__ = ("findings", "format", "members", "path", "sha256", "size", "skipped_reason")
     path: str
     format: str
     size: int
     sha256: str | None
-    findings: list[Finding] = field(default_factory=list)
-    members: list[ArtifactReport] = field(default_factory=list)
-    skipped_reason: str | None = None
+    findings: list[Finding]
+    members: list[ArtifactReport]
+    skipped_reason: str | None
+
+    def __init__(
+        self,
+        path: str,
+        format: str,
+        size: int,
+        sha256: str | None,
+        findings: list[Finding] | None = None,
+        members: list[ArtifactReport] | None = None,
+        skipped_reason: str | None = None,
+    ) -> None:
+        self.path = path
+        self.format = format
+        self.size = size
+        self.sha256 = sha256
+        self.findings = [] if findings is None else findings
+        self.members = [] if members is None else members
+        self.skipped_reason = skipped_reason
 
     def freeze(self) -> ArtifactReport:
         return ArtifactReport(
@@ -294,34 +325,31 @@ def _run_analyzer(
 
 
 def _open_file(
-    path: Path,
-    relpath: str,
-    size: int,
-    chunk: int,
-    hash_pool: Executor | None,
+    pf: PackageFile,
+    digests: BackgroundDigests | None,
     on_hashed: Callable[[], None],
 ) -> tuple[Blob, Callable[[], bytes]]:
     """One read pass: a blob the analyzers read from, and its SHA-256 digest (possibly still running).
 
-    Small files stay in memory, hashed and parsed from one buffer. Large ones are hashed in a
-    streaming pass on the hash pool *while* the analyzers (and then the package-level checks) read
-    the structure they need with positioned reads, which the page cache serves: analysis time hides
-    behind hashing time instead of adding to it (hashlib and file reads release the GIL).
+    Small files stay in memory, hashed and parsed from one buffer. Large ones are already being
+    hashed in the background (see `background_digests`) *while* the analyzers (and then the
+    package-level checks) read the structure they need with positioned reads, which the page cache
+    serves: analysis time hides behind hashing time instead of adding to it.
     """
-    if size <= IN_MEMORY_FILE_BYTES:
-        with open(path, "rb", buffering=0) as fh:
+    if pf.size <= IN_MEMORY_FILE_BYTES:
+        with open(pf.abspath, "rb", buffering=0) as fh:
             data = fh.read()
         digest = hashlib.sha256(data).digest()
         on_hashed()
-        return BytesBlob(data, relpath), lambda: digest
-    blob = FileBlob(path, relpath)
-    if hash_pool is None:
-        digest = file_sha256(path, chunk)
+        return BytesBlob(data, pf.relpath), lambda: digest
+    blob = FileBlob(pf.abspath, pf.relpath)
+    if digests is None:
+        digest = file_sha256(pf.abspath, HASH_CHUNK_BYTES)
         on_hashed()
         return blob, lambda: digest
-    future = hash_pool.submit(file_sha256, path, chunk)
-    future.add_done_callback(lambda _done: on_hashed())
-    return blob, future.result
+    pending = digests.future(pf.abspath)
+    pending.add_done_callback(on_hashed)
+    return blob, pending.result
 
 
 _Analysed = tuple[ArtifactReport, Callable[[], bytes] | None]
@@ -333,19 +361,12 @@ def _analyse_file(
     notes: dict[str, dict[str, Any]],
     lock: threading.Lock,
     observer: ScanObserver,
-    hash_pool: Executor | None,
+    digests: BackgroundDigests | None,
 ) -> _Analysed:
     location = Location(path=pf.relpath)
     file_notes: dict[str, Any] = {}
     try:
-        blob, digest_of = _open_file(
-            pf.abspath,
-            pf.relpath,
-            pf.size,
-            HASH_CHUNK_BYTES,
-            hash_pool,
-            lambda: observer.file_done(pf.relpath, pf.size),
-        )
+        blob, digest_of = _open_file(pf, digests, lambda: observer.file_done(pf.relpath, pf.size))
     except OSError as exc:
         observer.file_done(pf.relpath, pf.size)
         finding = Unparseable.finding(f"cannot read: {exc.strerror}", location)
@@ -362,10 +383,11 @@ def _analyse_file(
 
 @contextlib.contextmanager
 def _short_gil_switch_interval(seconds: float = 0.0005) -> Iterator[None]:
-    """While large files hash beside Python-heavy analyzers, hand the GIL back sooner.
+    """While large files hash in threads beside Python-heavy analyzers, hand the GIL back sooner.
 
-    A hashing thread releases the GIL inside hashlib and file reads but must re-take it per chunk;
-    with the default 5 ms switch interval it waits behind the analyzer thread for most of that.
+    Only for the fallback where no child interpreter could hash them. A hashing thread releases the
+    GIL inside hashlib and file reads but must re-take it per chunk; with the default 5 ms switch
+    interval it waits behind the analyzer thread for most of that.
     Restored on exit (it is process-wide).
     """
     previous = sys.getswitchinterval()
@@ -386,21 +408,26 @@ def _scan_package(
     lock = threading.Lock()
     package_findings: list[Finding] = []
     with contextlib.ExitStack() as stack:
-        big_files = any(pf.size > IN_MEMORY_FILE_BYTES for pf in package.files)
-        if workers > 1 and (len(package.files) > 1 or big_files):
+        big_files = [pf for pf in package.files if pf.size > IN_MEMORY_FILE_BYTES]
+        hashing: BackgroundDigests | None = None
+        if workers > 1 and big_files:
+            # Started first, before any analyzer is even imported: hashing is the critical path.
+            from modelcert.background_digests import BackgroundDigests
+
+            hashing = stack.enter_context(
+                BackgroundDigests([pf.abspath for pf in big_files], [pf.size for pf in big_files], workers)
+            )
+            if hashing.in_threads:
+                stack.enter_context(_short_gil_switch_interval())
+        if workers > 1 and len(package.files) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            if big_files:
-                stack.enter_context(_short_gil_switch_interval())
-            hash_pool = stack.enter_context(ThreadPoolExecutor(workers, "modelcert-hash"))
             pool = stack.enter_context(ThreadPoolExecutor(workers, "modelcert-scan"))
             analysed = list(
-                pool.map(
-                    lambda pf: _analyse_file(pf, engine, notes, lock, observer, hash_pool), package.files
-                )
+                pool.map(lambda pf: _analyse_file(pf, engine, notes, lock, observer, hashing), package.files)
             )
         else:
-            analysed = [_analyse_file(pf, engine, notes, lock, observer, None) for pf in package.files]
+            analysed = [_analyse_file(pf, engine, notes, lock, observer, hashing) for pf in package.files]
         reports = [report for report, _ in analysed]
         reports.extend(_link_reports(package.links))
         reports.extend(
@@ -420,7 +447,7 @@ def _scan_package(
         # Only now wait for the digests: the package checks above ran while large files hashed.
         digests = {report.path: digest_of() for report, digest_of in analysed if digest_of is not None}
     reports = [
-        dataclasses.replace(r, sha256=digests[r.path].hex()) if r.path in digests else r for r in reports
+        r.replace(sha256=digests[r.path].hex()) if r.path in digests else r for r in reports
     ]
     return reports, digests, package_findings
 

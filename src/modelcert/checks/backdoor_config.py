@@ -24,8 +24,7 @@ from modelcert.checks.base import Check
 from modelcert.errors import FormatError
 from modelcert.findings import Confidence, Finding, Location, Severity, Verdict
 from modelcert.formats.tokenizer import TokenizerView
-from modelcert.lineage.compare import EMBEDDING_NAMES
-from modelcert.lineage.tensors import TensorStore, canonical_name, layer_of, weight_files
+from modelcert.lineage.names import EMBEDDING_NAMES
 
 LOGIT_KEYS = (
     "sequence_bias",
@@ -243,6 +242,9 @@ def check_shapes(inputs: PackageInputs) -> list[Finding]:
         if doc is None or "model_type" not in doc.obj:
             continue
         config = doc.obj
+        # numpy comes with the tensor store: imported only for packages that have a model config
+        from modelcert.lineage.tensors import TensorStore, canonical_name, weight_files
+
         text = config.get("text_config") if isinstance(config.get("text_config"), dict) else None
         folder = relpath.rsplit("/", 1)[0] if "/" in relpath else ""
         files = weight_files(inputs.view, inputs.limits, folder)
@@ -268,6 +270,8 @@ def check_shapes(inputs: PackageInputs) -> list[Finding]:
 def shape_problems(
     config: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]], tokenizer: TokenizerView | None
 ) -> list[str]:
+    from modelcert.lineage.tensors import layer_of
+
     problems = []
     hidden = _first_int(config, HIDDEN_KEYS)
     layers = _first_int(config, LAYER_KEYS)

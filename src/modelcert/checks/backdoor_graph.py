@@ -13,14 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from modelcert.checks.backdoor_common import PackageInputs
 from modelcert.checks.backdoor_tokenizer import package_tokenizers
 from modelcert.checks.base import Check
 from modelcert.errors import FormatError
 from modelcert.findings import Confidence, Finding, Location, Severity, Verdict
-from modelcert.formats.onnx_dataflow import INT32, INT64, FlowGraph, FlowNode, read_dataflow
 from modelcert.formats.tokenizer import TokenizerView
+
+if TYPE_CHECKING:  # the ONNX dataflow reader is imported only when the package has an .onnx file
+    from modelcert.formats.onnx_dataflow import FlowGraph, FlowNode
 
 ID_NAME = re.compile(r"(?i)(^|[_.])(input_ids|ids|tokens?|token_ids|input)$")
 NOT_IDS = re.compile(r"(?i)mask|position|type|past|cache|pixel|attention|length|seq_len")
@@ -130,6 +133,8 @@ class ExtraTokenLookup(Check):
 
 def id_inputs(graph: FlowGraph) -> list[str]:
     """Graph inputs that carry token ids: integer inputs named like ids (not masks or positions)."""
+    from modelcert.formats.onnx_dataflow import INT32, INT64
+
     integer = [(n, t) for n, t in graph.inputs if n not in graph.initializers and t in (INT64, INT32, 0)]
     named = [n for n, _ in integer if ID_NAME.search(n) and not NOT_IDS.search(n)]
     return named or [n for n, t in integer if t in (INT64, INT32) and not NOT_IDS.search(n)][:1]
@@ -200,6 +205,8 @@ def check_graphs(inputs: PackageInputs) -> list[Finding]:
         blob = inputs.view.open_file(relpath)
         if blob is None:
             continue
+        from modelcert.formats.onnx_dataflow import read_dataflow
+
         try:
             graph = read_dataflow(blob, inputs.limits)
         except FormatError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelcert.checks.backdoor_common import PackageInputs, files_named, read_json, read_text, sibling
 from modelcert.checks.backdoor_tokenizer import package_tokenizers
@@ -20,10 +20,11 @@ from modelcert.checks.base import Check
 from modelcert.errors import FormatError
 from modelcert.findings import Confidence, Finding, Location, Severity, Verdict
 from modelcert.formats.tokenizer import TokenizerView
-from modelcert.lineage.adapters import AdapterReport, analyse_adapter
-from modelcert.lineage.classify import LineageVerdict, classify
-from modelcert.lineage.compare import LineageResult, compare_stores
-from modelcert.lineage.tensors import TensorStore, weight_files
+
+if TYPE_CHECKING:  # numpy-backed: imported only when there is an adapter or a base to compare
+    from modelcert.lineage.adapters import AdapterReport
+    from modelcert.lineage.classify import LineageVerdict
+    from modelcert.lineage.compare import LineageResult
 
 
 class FalseLineage(Check):
@@ -190,8 +191,14 @@ def check_declared_base(inputs: PackageInputs) -> list[Finding]:
 def check_adapters(inputs: PackageInputs) -> list[Finding]:
     """Package check: every `adapter_model.safetensors` with its `adapter_config.json`."""
     findings: list[Finding] = []
+    adapters = files_named(inputs.view, "adapter_model.safetensors")
+    if not adapters:
+        return findings
+    from modelcert.lineage.adapters import analyse_adapter
+    from modelcert.lineage.tensors import TensorStore
+
     tokenizer = _first_tokenizer(inputs)
-    for relpath in files_named(inputs.view, "adapter_model.safetensors"):
+    for relpath in adapters:
         doc = read_json(inputs.view, sibling(relpath, "adapter_config.json"), inputs.limits)
         config: dict[str, Any] = doc.obj if doc else {}
         try:
@@ -265,6 +272,10 @@ def compare_with_base(
     model: PackageInputs, base: PackageInputs, deadline: Callable[[], bool] | None = None
 ) -> tuple[list[Finding], LineageVerdict | None]:
     """Lineage findings for the model's safetensors against the base's (empty when either has none)."""
+    from modelcert.lineage.classify import classify
+    from modelcert.lineage.compare import compare_stores
+    from modelcert.lineage.tensors import TensorStore, weight_files
+
     model_files = weight_files(model.view, model.limits)
     base_files = weight_files(base.view, base.limits)
     if not model_files or not base_files:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import dataclasses
 import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -246,7 +245,7 @@ def analyse_tokenizer(view: TokenizerView, location: Location) -> list[Finding]:
 
 def _placed(finding: Finding) -> Finding:
     """Every tokenizer finding names its place (the report groups backdoor evidence by place)."""
-    return dataclasses.replace(finding, details={**finding.details, "place": "tokenizer"})
+    return finding.replace(details={**finding.details, "place": "tokenizer"})
 
 
 def _bijection(view: TokenizerView, location: Location) -> Iterator[Finding]:

@@ -12,12 +12,12 @@ scanner through `ctx.scan_member`, which detects and analyses it in turn.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 from modelcert.findings import Confidence, Finding, Location, Severity, Verdict
 from modelcert.formats.blob import Blob
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 CHECKS: dict[str, type[Check]] = {}
 
@@ -127,9 +127,13 @@ class AnalysisContext(Protocol):
 Analyzer = Callable[[Blob, AnalysisContext], None]
 
 
-@dataclass(frozen=True)
-class AnalyzerSpec:
+class AnalyzerSpec(Record):
     """An analyzer and the format names it handles."""
 
-    formats: tuple[str, ...]
-    analyze: Analyzer
+    __slots__ = ("analyze", "formats")
+    formats: Final[tuple[str, ...]]
+    analyze: Final[Analyzer]
+
+    def __init__(self, formats: tuple[str, ...], analyze: Analyzer) -> None:
+        self.formats = formats
+        self.analyze = analyze

@@ -15,8 +15,8 @@ does for protocols 0-2):
 from __future__ import annotations
 
 import _compat_pickle
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 from modelcert.checks.callables_allow import ALLOW, TORCHSCRIPT_PREFIX
 from modelcert.checks.callables_danger import (
@@ -28,6 +28,7 @@ from modelcert.checks.callables_danger import (
     Danger,
 )
 from modelcert.checks.callables_generated import SKLEARN_CLASSES, TORCH_NN_CLASSES
+from modelcert.records import Record
 
 ALLOWED = "allowed"
 DANGEROUS = "dangerous"
@@ -45,16 +46,26 @@ STRONG_ROOTS = frozenset(
 _SKLEARN_EXCLUDED_PARTS = frozenset({"tests", "_testing", "datasets", "externals", "callback", "_mocking"})
 
 
-@dataclass(frozen=True)
-class Judgement:
+class Judgement(Record):
     """The verdict on one name: its kind, the path judged, and why."""
 
-    kind: str
-    path: str  # as the pickle names it (after protocol 0-2 name mapping)
-    reached: str  # what it really reaches (differs for re-exported modules)
-    category: str
-    explanation: str
-    cwe: str | None = None
+    __slots__ = ("category", "cwe", "explanation", "kind", "path", "reached")
+    kind: Final[str]
+    path: Final[str]  # as the pickle names it (after protocol 0-2 name mapping)
+    reached: Final[str]  # what it really reaches (differs for re-exported modules)
+    category: Final[str]
+    explanation: Final[str]
+    cwe: Final[str | None]
+
+    def __init__(
+        self, kind: str, path: str, reached: str, category: str, explanation: str, cwe: str | None = None
+    ) -> None:
+        self.kind = kind
+        self.path = path
+        self.reached = reached
+        self.category = category
+        self.explanation = explanation
+        self.cwe = cwe
 
     @property
     def is_allowed(self) -> bool:

@@ -9,15 +9,21 @@ and grades: anything not allowlisted is already at least suspicious.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Final
+
+from modelcert.records import Record
 
 
-@dataclass(frozen=True)
-class Danger:
+class Danger(Record):
     """Why a callable is dangerous: a category, a verb phrase for messages, and a CWE."""
 
-    category: str
-    explanation: str
+    __slots__ = ("category", "explanation")
+    category: Final[str]
+    explanation: Final[str]
+
+    def __init__(self, category: str, explanation: str) -> None:
+        self.category = category
+        self.explanation = explanation
 
     @property
     def cwe(self) -> str:

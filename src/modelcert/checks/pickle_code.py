@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from modelcert.checks import pickle_checks as mc
@@ -35,6 +34,7 @@ from modelcert.formats.pickle_values import (
     text_of,
 )
 from modelcert.formats.pickle_view import BuildEvent, Mutation, StreamView
+from modelcert.records import MutableRecord
 
 CONTEXTS = frozenset({"generic", "torch-data", "torchscript-constants", "numpy-object-array", "joblib"})
 
@@ -97,27 +97,57 @@ def _analyze(blob: Blob, ctx: AnalysisContext) -> None:
 ANALYZERS: tuple[AnalyzerSpec, ...] = (AnalyzerSpec(("pickle",), _analyze),)
 
 
-@dataclass
-class _Pending:
+class _Pending(MutableRecord):
     """One finding being accumulated: the first site, and how many sites share it."""
 
+    __slots__ = ("check", "count", "details", "message", "severity", "site", "verdict")
     check: type[Check]
     message: str
     site: Site
     severity: Severity | None
     verdict: Verdict | None
     details: dict[str, Any]
-    count: int = 1
+    count: int
+
+    def __init__(
+        self,
+        check: type[Check],
+        message: str,
+        site: Site,
+        severity: Severity | None,
+        verdict: Verdict | None,
+        details: dict[str, Any],
+        count: int = 1,
+    ) -> None:
+        self.check = check
+        self.message = message
+        self.site = site
+        self.severity = severity
+        self.verdict = verdict
+        self.details = details
+        self.count = count
 
 
-@dataclass
-class _Report:
+class _Report(MutableRecord):
     """Turns stream views into findings, one per (check, name) with a count of the sites."""
 
+    __slots__ = ("context", "ctx", "pending", "resolver")
     ctx: AnalysisContext
     context: str
-    resolver: Resolver = field(default_factory=Resolver)
-    pending: dict[tuple[str, str], _Pending] = field(default_factory=dict)
+    resolver: Resolver
+    pending: dict[tuple[str, str], _Pending]
+
+    def __init__(
+        self,
+        ctx: AnalysisContext,
+        context: str,
+        resolver: Resolver | None = None,
+        pending: dict[tuple[str, str], _Pending] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.context = context
+        self.resolver = Resolver() if resolver is None else resolver
+        self.pending = {} if pending is None else pending
 
     def add(
         self,

@@ -15,7 +15,7 @@ import bz2
 import lzma
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Final
 
 from modelcert.checks.callables import normalise
 from modelcert.errors import LimitExceeded
@@ -32,16 +32,21 @@ from modelcert.formats.pickle_values import (
     describe,
     text_of,
 )
+from modelcert.records import Record
 
 MAX_DEPTH = 32
 
 
-@dataclass(frozen=True)
-class Reach:
+class Reach(Record):
     """A dotted path a value stands for; `namespace` when its items are that path's attributes."""
 
-    path: str
-    namespace: bool = False
+    __slots__ = ("namespace", "path")
+    path: Final[str]
+    namespace: Final[bool]
+
+    def __init__(self, path: str, namespace: bool = False) -> None:
+        self.path = path
+        self.namespace = namespace
 
 
 def global_path(value: Global) -> str:

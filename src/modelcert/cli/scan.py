@@ -70,14 +70,12 @@ class _RichProgress:
 
 def _with_feed_matches(report: ScanReport, source: str, key_path: Path | None) -> ScanReport:
     """Add known-bad feed matches (MC950/MC951) to the report as package-level findings."""
-    import dataclasses
-
     from modelcert.certificate.keys import VerifyingKey
     from modelcert.registry.feed import load_feed, match_report
 
     key = VerifyingKey.from_pem(key_path.read_bytes()) if key_path else None
     matches = match_report(report, load_feed(source, registry_key=key))
-    return dataclasses.replace(report, package_findings=(*report.package_findings, *matches))
+    return report.replace(package_findings=(*report.package_findings, *matches))
 
 
 def run(args: argparse.Namespace) -> int:

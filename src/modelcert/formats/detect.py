@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 import json
-import pickletools
-from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Final
+
+from modelcert.records import Record
 
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 66 * 1024  # the zip end-of-central-directory record plus the longest comment
@@ -77,14 +78,20 @@ COMPATIBLE: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Detection:
+class Detection(Record):
     """What the content is, what the name suggested, and whether they disagree."""
 
-    format: str
-    hint: str | None
-    mismatch: bool
-    guessed: bool = False  # the format comes from the name, not from a signature in the content
+    __slots__ = ("format", "guessed", "hint", "mismatch")
+    format: Final[str]
+    hint: Final[str | None]
+    mismatch: Final[bool]
+    guessed: Final[bool]  # the format comes from the name, not from a signature in the content
+
+    def __init__(self, format: str, hint: str | None, mismatch: bool, guessed: bool = False) -> None:
+        self.format = format
+        self.hint = hint
+        self.mismatch = mismatch
+        self.guessed = guessed
 
 
 def extension_of(name: str) -> str:
@@ -182,7 +189,7 @@ def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
 
 
 def _loader_would_unpickle(name: str, head: bytes) -> bool:
-    return extension_of(name) in PICKLE_LOADER_EXTENSIONS and not _is_text(head) and head[0] in _OPCODE_BYTES
+    return extension_of(name) in PICKLE_LOADER_EXTENSIONS and not _is_text(head) and head[0] in OPCODE_BYTES
 
 
 def _looks_like_zlib(head: bytes) -> bool:
@@ -253,7 +260,12 @@ def _is_text(head: bytes) -> bool:
     return True
 
 
-_OPCODE_BYTES = frozenset(ord(op.code) for op in pickletools.opcodes)
+# Every opcode byte of protocols 0-5, spelled out so detection does not import pickletools (~4 ms of
+# start-up for every scan); tests/test_detect.py checks it against pickletools.opcodes.
+OPCODE_BYTES = frozenset(
+    b"().012BCFGIJKLMNPQRSTUVX]abcdeghijlopqrstu}"
+    b"\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96\x97\x98"
+)
 _PICKLE_V0_FIRST = frozenset(b"(cI]}lLSVFdNKJMTUXBCGhjqrpg)t.0a") | frozenset(
     b"\x80\x8c\x8d\x95\x8a\x8b\x8e\x88\x89\x8f\x96"  # pickle.load needs no PROTO (GHSA-9gvj-pp9x-gcfr)
 )
@@ -268,6 +280,8 @@ def _looks_like_pickle_v0(head: bytes, size: int) -> bool:
     """
     if not head or head[0] not in _PICKLE_V0_FIRST:
         return False
+    import pickletools
+
     seen_stop = False
     seen_def = False
     count = 0

@@ -10,7 +10,7 @@ Nothing is ever unpickled: see `pickle_vm` for the symbolic machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Final
 
 from modelcert.formats.blob import Blob
 from modelcert.formats.pickle_layouts import joblib_build_hook
@@ -19,6 +19,7 @@ from modelcert.formats.pickle_values import Lit, Seq, Value
 from modelcert.formats.pickle_view import PICKLE_MAGIC_PROTOCOLS, Budget, StreamView
 from modelcert.formats.pickle_vm import PickleVM
 from modelcert.limits import Limits
+from modelcert.records import MutableRecord, Record
 
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 TORCH_LEGACY_STREAMS = 5
@@ -26,24 +27,43 @@ TORCH_LEGACY_STREAMS = 5
 __all__ = ["PickleFile", "StreamView", "Trailing", "looks_like_pickle", "read_pickle"]
 
 
-@dataclass(frozen=True)
-class Trailing:
+class Trailing(Record):
     """Bytes after the last stream: torch's raw storages, or data nobody explained."""
 
-    offset: int
-    length: int
-    kind: str  # "torch-storages" | "unexplained"
+    __slots__ = ("kind", "length", "offset")
+    offset: Final[int]
+    length: Final[int]
+    kind: Final[str]  # "torch-storages" | "unexplained"
+
+    def __init__(self, offset: int, length: int, kind: str) -> None:
+        self.offset = offset
+        self.length = length
+        self.kind = kind
 
 
-@dataclass
-class PickleFile:
+class PickleFile(MutableRecord):
     """Every stream of a file and what follows them."""
 
-    streams: list[StreamView] = field(default_factory=list)
-    trailing: Trailing | None = None
-    legacy_torch: bool = False
-    limit_message: str | None = None
-    limit_offset: int | None = None
+    __slots__ = ("legacy_torch", "limit_message", "limit_offset", "streams", "trailing")
+    streams: list[StreamView]
+    trailing: Trailing | None
+    legacy_torch: bool
+    limit_message: str | None
+    limit_offset: int | None
+
+    def __init__(
+        self,
+        streams: list[StreamView] | None = None,
+        trailing: Trailing | None = None,
+        legacy_torch: bool = False,
+        limit_message: str | None = None,
+        limit_offset: int | None = None,
+    ) -> None:
+        self.streams = [] if streams is None else streams
+        self.trailing = trailing
+        self.legacy_torch = legacy_torch
+        self.limit_message = limit_message
+        self.limit_offset = limit_offset
 
     def all_views(self) -> list[StreamView]:
         """Every stream and the streams nested inside them (joblib object arrays, shadow reads)."""

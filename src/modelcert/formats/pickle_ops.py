@@ -12,12 +12,12 @@ import codecs
 import pickletools
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from modelcert.errors import LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 # Byte arguments larger than this stay in the file: only a prefix is read (for nested-pickle sniffing).
 INLINE_BYTES = 1024 * 1024
@@ -41,21 +41,30 @@ class StreamBreak(Exception):
         self.truncated = truncated
 
 
-@dataclass(frozen=True)
-class BigBytes:
+class BigBytes(Record):
     """A byte payload left in the file: where it is, how long, and its first bytes."""
 
-    offset: int
-    length: int
-    prefix: bytes
-    kind: str  # "bytes", "bytearray", "str" (UTF-8, validated) or "py2str" (protocol 0/1 STRING)
+    __slots__ = ("kind", "length", "offset", "prefix")
+    offset: Final[int]
+    length: Final[int]
+    prefix: Final[bytes]
+    kind: Final[str]  # "bytes", "bytearray", "str" (UTF-8, validated) or "py2str" (protocol 0/1 STRING)
+
+    def __init__(self, offset: int, length: int, prefix: bytes, kind: str) -> None:
+        self.offset = offset
+        self.length = length
+        self.prefix = prefix
+        self.kind = kind
 
 
-@dataclass(frozen=True)
-class Py2String:
+class Py2String(Record):
     """A protocol 0/1 STRING: Python 3 decodes it as ASCII text by default, or keeps bytes."""
 
-    raw: bytes
+    __slots__ = ("raw",)
+    raw: Final[bytes]
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
 
     def text(self) -> str | None:
         try:

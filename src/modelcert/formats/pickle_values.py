@@ -9,98 +9,147 @@ walkers must track visited ids.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import Final
 
 from modelcert.formats.pickle_ops import BigBytes, Py2String
+from modelcert.records import IdentityRecord, Record
+
+# Hand-written classes, not dataclasses: the VM creates these per opcode and the CLI imports them at
+# start-up (see modelcert.records). __init__ is plain attribute stores on purpose.
 
 
-@dataclass(frozen=True)
-class Site:
+class Site(Record):
     """Where an opcode is: byte offset in the file, its index in its stream, its name, the stream."""
 
-    offset: int
-    index: int
-    opcode: str
-    stream: int
+    __slots__ = ("index", "offset", "opcode", "stream")
+    offset: Final[int]
+    index: Final[int]
+    opcode: Final[str]
+    stream: Final[int]
+
+    def __init__(self, offset: int, index: int, opcode: str, stream: int) -> None:
+        self.offset = offset
+        self.index = index
+        self.opcode = opcode
+        self.stream = stream
 
 
-class Value:
+class Value(IdentityRecord):
     """Base of everything the symbolic stack holds."""
 
     __slots__ = ()
 
 
-@dataclass(eq=False, slots=True)
 class Lit(Value):
     """A literal the pickle spells out (None, bool, int, float, str, bytes, ...)."""
 
+    __slots__ = ("value",)
     value: bool | int | float | str | bytes | Py2String | BigBytes | None
 
+    def __init__(self, value: bool | int | float | str | bytes | Py2String | BigBytes | None) -> None:
+        self.value = value
 
-@dataclass(eq=False, slots=True)
+
 class Seq(Value):
     """A list, tuple, set or frozenset built by opcodes."""
 
+    __slots__ = ("items", "kind")
     kind: str
-    items: list[Value] = field(default_factory=list)
+    items: list[Value]
+
+    def __init__(self, kind: str, items: list[Value] | None = None) -> None:
+        self.kind = kind
+        self.items = [] if items is None else items
 
 
-@dataclass(eq=False, slots=True)
 class DictV(Value):
     """A dict built by opcodes, as ordered key/value pairs."""
 
-    items: list[tuple[Value, Value]] = field(default_factory=list)
+    __slots__ = ("items",)
+    items: list[tuple[Value, Value]]
+
+    def __init__(self, items: list[tuple[Value, Value]] | None = None) -> None:
+        self.items = [] if items is None else items
 
 
-@dataclass(eq=False, slots=True)
 class Global(Value):
     """A name resolved by find_class: module + (possibly dotted) qualified name."""
 
+    __slots__ = ("invoked", "module", "name", "site", "via")
     module: str
     name: str
     site: Site
     via: str  # the opcode that imported it
-    invoked: bool = False
+    invoked: bool
+
+    def __init__(self, module: str, name: str, site: Site, via: str, invoked: bool = False) -> None:
+        self.module = module
+        self.name = name
+        self.site = site
+        self.via = via
+        self.invoked = invoked
 
     @property
     def dotted(self) -> str:
         return f"{self.module}.{self.name}"
 
 
-@dataclass(eq=False, slots=True)
 class Unresolved(Value):
     """An import whose target cannot be known statically (computed operands, extension codes)."""
 
+    __slots__ = ("invoked", "operands", "reason", "site")
     reason: str
     site: Site
-    operands: tuple[Value, ...] = ()
-    invoked: bool = False
+    operands: tuple[Value, ...]
+    invoked: bool
+
+    def __init__(
+        self, reason: str, site: Site, operands: tuple[Value, ...] = (), invoked: bool = False
+    ) -> None:
+        self.reason = reason
+        self.site = site
+        self.operands = operands
+        self.invoked = invoked
 
 
-@dataclass(eq=False, slots=True)
 class Call(Value):
     """The result of an invocation: REDUCE, NEWOBJ(_EX), OBJ or INST on `func`."""
 
+    __slots__ = ("args", "func", "kind", "kwargs", "site")
     func: Value
     args: Value
     kwargs: Value | None
     kind: str
     site: Site
 
+    def __init__(self, func: Value, args: Value, kwargs: Value | None, kind: str, site: Site) -> None:
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.kind = kind
+        self.site = site
 
-@dataclass(eq=False, slots=True)
+
 class PersRef(Value):
     """A persistent reference resolved by the loader's persistent_load (torch storages)."""
 
+    __slots__ = ("pid", "site")
     pid: Value
     site: Site
 
+    def __init__(self, pid: Value, site: Site) -> None:
+        self.pid = pid
+        self.site = site
 
-@dataclass(eq=False, slots=True)
+
 class Opaque(Value):
     """A value the reader knows exists but does not model (out-of-band buffer, joblib array)."""
 
+    __slots__ = ("what",)
     what: str
+
+    def __init__(self, what: str) -> None:
+        self.what = what
 
 
 def text_of(value: Value) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from modelcert.lineage.names import EMBEDDING_NAMES, HEAD_NAMES
 from modelcert.lineage.tensors import (
     DEFAULT_CHUNK_BYTES,
     StoredTensor,
@@ -31,15 +32,6 @@ SKETCH_OVERSAMPLE = 8
 EXACT_SVD_ELEMENTS = 4_000_000  # smaller ΔW are decomposed exactly
 UNRELATED_COSINE = 0.3  # fine-tunes keep cosine > 0.9; independently trained weights sit near 0
 MIN_ALIGNED_FRACTION = 0.5
-EMBEDDING_NAMES = (
-    "embed_tokens.weight",
-    "wte.weight",
-    "word_embeddings.weight",
-    "tok_embeddings.weight",
-    "embeddings.weight",
-    "token_embd.weight",
-)
-HEAD_NAMES = ("lm_head.weight", "output.weight", "embed_out.weight")
 
 
 @dataclass
