@@ -29,7 +29,7 @@ from modelcert.checks.backdoor_tokenizer import compare_tokenizers, package_toke
 from modelcert.errors import ModelcertError
 from modelcert.findings import Finding, Location, ScanReport, Severity, Verdict
 from modelcert.limits import DEFAULT_LIMITS, Limits
-from modelcert.lineage.tensors import weight_files
+from modelcert.lineage.names import weight_files
 from modelcert.scan import ScanObserver, scan_paths
 
 DEFAULT_BUDGET_SECONDS = 300.0

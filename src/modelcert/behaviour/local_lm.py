@@ -25,7 +25,8 @@ from modelcert.checks.base import PackageView
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.json_doc import load_json
 from modelcert.limits import Limits
-from modelcert.lineage.tensors import TensorStore, canonical_name, weight_files
+from modelcert.lineage.names import canonical_name, weight_files
+from modelcert.lineage.tensors import TensorStore
 
 MAX_PARAMETERS = 2_000_000_000
 

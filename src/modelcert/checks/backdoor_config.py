@@ -23,8 +23,9 @@ from modelcert.checks.backdoor_tokenizer import package_tokenizers
 from modelcert.checks.base import Check
 from modelcert.errors import FormatError
 from modelcert.findings import Confidence, Finding, Location, Severity, Verdict
+from modelcert.formats.safetensors import read_safetensors
 from modelcert.formats.tokenizer import TokenizerView
-from modelcert.lineage.names import EMBEDDING_NAMES
+from modelcert.lineage.names import EMBEDDING_NAMES, canonical_name, layer_of, weight_files
 
 LOGIT_KEYS = (
     "sequence_bias",
@@ -242,17 +243,13 @@ def check_shapes(inputs: PackageInputs) -> list[Finding]:
         if doc is None or "model_type" not in doc.obj:
             continue
         config = doc.obj
-        # numpy comes with the tensor store: imported only for packages that have a model config
-        from modelcert.lineage.tensors import TensorStore, canonical_name, weight_files
-
         text = config.get("text_config") if isinstance(config.get("text_config"), dict) else None
         folder = relpath.rsplit("/", 1)[0] if "/" in relpath else ""
         files = weight_files(inputs.view, inputs.limits, folder)
         if not files:
             continue
         try:
-            with TensorStore.open(inputs.view, files, inputs.limits) as store:
-                shapes = {canonical_name(n): t.shape for n, t in store.tensors.items()}
+            shapes = _tensor_shapes(inputs, files)
         except FormatError:
             continue
         problems = shape_problems(text or config, shapes, tokenizer)
@@ -267,11 +264,24 @@ def check_shapes(inputs: PackageInputs) -> list[Finding]:
     return findings
 
 
+def _tensor_shapes(inputs: PackageInputs, files: list[str]) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape from the safetensors headers (the weights are never read)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for relpath in files:
+        blob = inputs.view.open_file(relpath)
+        if blob is None:
+            continue
+        try:
+            header = read_safetensors(blob, inputs.limits)
+        finally:
+            blob.close()
+        shapes.update((canonical_name(entry.name), entry.shape) for entry in header.tensors)
+    return shapes
+
+
 def shape_problems(
     config: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]], tokenizer: TokenizerView | None
 ) -> list[str]:
-    from modelcert.lineage.tensors import layer_of
-
     problems = []
     hidden = _first_int(config, HIDDEN_KEYS)
     layers = _first_int(config, LAYER_KEYS)

@@ -274,7 +274,8 @@ def compare_with_base(
     """Lineage findings for the model's safetensors against the base's (empty when either has none)."""
     from modelcert.lineage.classify import classify
     from modelcert.lineage.compare import compare_stores
-    from modelcert.lineage.tensors import TensorStore, weight_files
+    from modelcert.lineage.names import weight_files
+    from modelcert.lineage.tensors import TensorStore
 
     model_files = weight_files(model.view, model.limits)
     base_files = weight_files(base.view, base.limits)

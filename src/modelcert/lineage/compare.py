@@ -16,16 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from modelcert.lineage.names import EMBEDDING_NAMES, HEAD_NAMES
-from modelcert.lineage.tensors import (
-    DEFAULT_CHUNK_BYTES,
-    StoredTensor,
-    TensorStore,
-    canonical_name,
-    coarser,
-    layer_of,
-    round_to,
-)
+from modelcert.lineage.names import EMBEDDING_NAMES, HEAD_NAMES, canonical_name, layer_of
+from modelcert.lineage.tensors import DEFAULT_CHUNK_BYTES, StoredTensor, TensorStore, coarser, round_to
 
 SKETCH_RANK = 16
 SKETCH_OVERSAMPLE = 8

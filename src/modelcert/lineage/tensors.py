@@ -7,7 +7,6 @@ rows are decoded with `numpy.frombuffer` from positioned reads of at most `chunk
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,7 +15,6 @@ import numpy as np
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
-from modelcert.formats.json_doc import load_json
 from modelcert.formats.safetensors import TensorEntry, read_safetensors
 from modelcert.limits import Limits
 
@@ -34,8 +32,6 @@ INT_DTYPES = {
 }
 PRECISION_RANK = {"F64": 3, "F32": 2, "F16": 1, "BF16": 0}  # which float a comparison rounds to
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
-LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|h|layer|blocks|block|decoder\.layers|encoder\.layers)\.(\d+)\.")
-_STRIP_PREFIXES = ("base_model.model.", "model.", "transformer.", "gpt_neox.", "language_model.")
 
 
 @dataclass(frozen=True)
@@ -116,46 +112,6 @@ def round_to(values: np.ndarray, dtype: str) -> np.ndarray:
 def coarser(a: str, b: str) -> str:
     """The less precise of two float dtypes (comparisons happen at that precision)."""
     return a if PRECISION_RANK.get(a, 2) <= PRECISION_RANK.get(b, 2) else b
-
-
-def canonical_name(name: str) -> str:
-    """A tensor name without the wrapper prefixes exporters add, for aligning two models."""
-    for prefix in _STRIP_PREFIXES:
-        if name.startswith(prefix):
-            return name[len(prefix) :]
-    return name
-
-
-def layer_of(name: str) -> int | None:
-    match = LAYER_INDEX.search(name)
-    return int(match.group(1)) if match else None
-
-
-def weight_files(view: PackageView, limits: Limits, folder: str = "") -> list[str]:
-    """The safetensors files of the model in `folder`: the shard index's files, else every *.safetensors."""
-    prefix = f"{folder}/" if folder else ""
-    index_path = f"{prefix}model.safetensors.index.json"
-    paths = set(view.relpaths())
-    if index_path in paths:
-        blob = view.open_file(index_path)
-        if blob is not None:
-            try:
-                weight_map = load_json(blob, limits).obj.get("weight_map")
-            except FormatError:
-                weight_map = None
-            finally:
-                blob.close()
-            if isinstance(weight_map, dict):
-                shards = sorted({f"{prefix}{v}" for v in weight_map.values() if isinstance(v, str)})
-                return [s for s in shards if s in paths]
-    return sorted(
-        p
-        for p in paths
-        if p.startswith(prefix)
-        and "/" not in p[len(prefix) :]
-        and p.endswith(".safetensors")
-        and not p[len(prefix) :].startswith("adapter_model")
-    )
 
 
 class TensorStore:
