@@ -3,7 +3,6 @@ CVE-2026-34446), custom operator domains, subgraphs and local functions, both re
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import zipfile
@@ -278,7 +277,7 @@ def test_wire_decoder_and_protobuf_build_the_same_view(model):
     data = onnx_bytes(model)
     by_protobuf = read_with_protobuf(data, Limits())
     by_wire = read_with_wire_decoder(BytesBlob(data, "m.onnx"), Limits())
-    assert dataclasses.replace(by_protobuf, parsed_with="") == dataclasses.replace(by_wire, parsed_with="")
+    assert by_protobuf.replace(parsed_with="") == by_wire.replace(parsed_with="")
 
 
 def test_big_files_are_streamed_from_disk(tmp_path):

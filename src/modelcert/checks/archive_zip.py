@@ -9,7 +9,6 @@ the scanner's own hashing pass.
 from __future__ import annotations
 
 import stat
-from dataclasses import dataclass
 
 from modelcert.checks.base import AnalysisContext
 from modelcert.checks.container_checks import (
@@ -43,6 +42,7 @@ from modelcert.formats.detect import HEAD_BYTES, detect
 from modelcert.formats.zip import REFUSED_FLAGS, ZipAnomaly, ZipEntry, ZipView, read_zip
 from modelcert.formats.zip_data import MemberData, method_name, method_supported, open_member, stored_crc
 from modelcert.limits import Limits
+from modelcert.records import MutableRecord
 
 RAW_FORMATS = frozenset({"binary", "text", "empty"})
 # Formats announced by a multi-byte magic number: tensor bytes practically never match one by chance,
@@ -59,13 +59,18 @@ _ANOMALY_CHECKS = {
 }
 
 
-@dataclass
-class _Tally:
+class _Tally(MutableRecord):
     """Raw PyTorch records (tensor storages, version/byteorder files) seen but not listed."""
 
-    count: int = 0
-    bytes: int = 0
-    unpacked: int = 0  # decompressed bytes, for the archive-wide budget
+    __slots__ = ("bytes", "count", "unpacked")
+    count: int
+    bytes: int
+    unpacked: int  # decompressed bytes, for the archive-wide budget
+
+    def __init__(self, count: int = 0, bytes: int = 0, unpacked: int = 0) -> None:
+        self.count = count
+        self.bytes = bytes
+        self.unpacked = unpacked
 
 
 def analyze_zip(blob: Blob, ctx: AnalysisContext) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -27,6 +26,7 @@ from modelcert.formats.json_doc import JsonDocument, load_json
 from modelcert.formats.tokenizer import read_gguf_tokenizer_metadata
 from modelcert.limits import Limits
 from modelcert.package import ModelPackage, PackageFiles
+from modelcert.records import MutableRecord
 
 
 class PackageInputs(Protocol):
@@ -48,15 +48,29 @@ class PackageInputs(Protocol):
 PackageCheckFn = Callable[[PackageInputs], Iterable[Finding]]
 
 
-@dataclass
-class LocalPackage:
+class LocalPackage(MutableRecord):
     """A package opened outside a scan (the declared base): satisfies PackageInputs, has no notes."""
 
+    __slots__ = ("files", "limits", "notes", "root", "view")
     root: Path
     view: PackageView
     limits: Limits
-    files: Sequence[ArtifactReport] = ()
-    notes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    files: Sequence[ArtifactReport]
+    notes: Mapping[str, Mapping[str, Any]]
+
+    def __init__(
+        self,
+        root: Path,
+        view: PackageView,
+        limits: Limits,
+        files: Sequence[ArtifactReport] = (),
+        notes: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.root = root
+        self.view = view
+        self.limits = limits
+        self.files = files
+        self.notes = {} if notes is None else notes
 
     @classmethod
     def open(cls, root: Path, limits: Limits) -> LocalPackage:

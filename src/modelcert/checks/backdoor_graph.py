@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from modelcert.checks.backdoor_common import PackageInputs
@@ -21,6 +20,7 @@ from modelcert.checks.base import Check
 from modelcert.errors import FormatError
 from modelcert.findings import Confidence, Finding, Location, Severity, Verdict
 from modelcert.formats.tokenizer import TokenizerView
+from modelcert.records import MutableRecord
 
 if TYPE_CHECKING:  # the ONNX dataflow reader is imported only when the package has an .onnx file
     from modelcert.formats.onnx_dataflow import FlowGraph, FlowNode
@@ -57,22 +57,37 @@ CONTROL = frozenset({"If", "Loop", "Scan"})
 MAX_PATH = 10
 
 
-@dataclass
-class Taint:
+class Taint(MutableRecord):
+    __slots__ = ("constants", "path", "selector")
     selector: bool  # passed through a comparison / Where condition / control flow
-    path: list[str] = field(default_factory=list)
-    constants: set[int] = field(default_factory=set)
+    path: list[str]
+    constants: set[int]
+
+    def __init__(
+        self,
+        selector: bool,
+        path: list[str] | None = None,
+        constants: set[int] | None = None,
+    ) -> None:
+        self.selector = selector
+        self.path = [] if path is None else path
+        self.constants = set() if constants is None else constants
 
     def merged(self, other: Taint) -> Taint:
         path = self.path if len(self.path) >= len(other.path) else other.path
         return Taint(self.selector or other.selector, list(path), self.constants | other.constants)
 
 
-@dataclass
-class TaintResult:
+class TaintResult(MutableRecord):
+    __slots__ = ("lookups", "reached", "sources")
     sources: list[str]
     reached: dict[str, Taint]  # graph output -> taint
     lookups: list[tuple[str, str]]  # (node pointer, table name)
+
+    def __init__(self, sources: list[str], reached: dict[str, Taint], lookups: list[tuple[str, str]]) -> None:
+        self.sources = sources
+        self.reached = reached
+        self.lookups = lookups
 
 
 class TokenConditionedLogits(Check):

@@ -21,13 +21,11 @@ Allow-listed real shapes, each with its reason:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import random
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from modelcert.checks.backdoor_common import (
     PackageInputs,
@@ -57,6 +55,7 @@ from modelcert.errors import FormatError
 from modelcert.findings import Confidence, Finding, Location, Severity, Verdict
 from modelcert.formats.jinja_template import parse_template
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 RENDER_TIMEOUT_SECONDS = 8.0
 MAX_RENDERED_TEMPLATES = 16  # beyond this many distinct templates in one package, static reading only
@@ -100,13 +99,18 @@ PROBE_WORDS = (
 )
 
 
-@dataclass(frozen=True)
-class ChatTemplate:
+class ChatTemplate(Record):
     """One copy of a chat template in the package, and the tokens it is rendered with."""
 
-    source: str
-    location: Location
-    special_tokens: Mapping[str, str]
+    __slots__ = ("location", "source", "special_tokens")
+    source: Final[str]
+    location: Final[Location]
+    special_tokens: Final[Mapping[str, str]]
+
+    def __init__(self, source: str, location: Location, special_tokens: Mapping[str, str]) -> None:
+        self.source = source
+        self.location = location
+        self.special_tokens = special_tokens
 
 
 class ContentGatedInjection(Check):
@@ -445,6 +449,8 @@ def _change(before: list[str], after: list[str] | None, rendered: str, base_rend
 
 
 def _inserted(old: str, new: str) -> str:
+    import difflib  # ~1 ms, only when a rendering changed
+
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     return "".join(
         new[j1:j2] for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag in ("insert", "replace")

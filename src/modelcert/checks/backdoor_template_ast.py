@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from typing import Final
 
 from jinja2 import nodes
 
 from modelcert.formats.jinja_template import ConstantFolder, Folded, iter_nodes
+from modelcert.records import MutableRecord, Record
 
 RAW, DERIVED = 1, 2
 SHAPE_TESTS = frozenset(
@@ -103,45 +104,88 @@ _URL = re.compile(
     r"info|biz|co|me|ly|sh|app|dev|site|online|link|click)(?:/[^\s'\"<>]*)?\b"
 )
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _MARKER = re.compile(
     r"<\|[^|<>]{1,40}\|>|<[|｜][^<>]{1,40}[|｜]>|\[/?(?:INST|SYS|SYSTEM_PROMPT|TOOL_CALLS|"
     r"AVAILABLE_TOOLS|TOOL_RESULTS)\]|<</?SYS>>|<(?:start|end)_of_turn>"
 )
 
 
-@dataclass(frozen=True)
-class LiteralText:
+class LiteralText(Record):
     """A literal string the template can emit, with the line it comes from."""
 
-    text: str
-    line: int
+    __slots__ = ("line", "text")
+    text: Final[str]
+    line: Final[int]
+
+    def __init__(self, text: str, line: int) -> None:
+        self.text = text
+        self.line = line
 
 
-@dataclass
-class GatedBranch:
+class GatedBranch(MutableRecord):
     """A branch whose condition tests content values (or the clock), and what it emits."""
 
+    __slots__ = ("condition", "emitted", "gate", "line", "trigger_constants")
     line: int
     condition: str
     trigger_constants: list[str]
     emitted: list[LiteralText]
     gate: str  # "content" or "time"
 
+    def __init__(
+        self,
+        line: int,
+        condition: str,
+        trigger_constants: list[str],
+        emitted: list[LiteralText],
+        gate: str,
+    ) -> None:
+        self.line = line
+        self.condition = condition
+        self.trigger_constants = trigger_constants
+        self.emitted = emitted
+        self.gate = gate
 
-@dataclass
-class TemplateFacts:
-    gated: list[GatedBranch] = field(default_factory=list)
-    emitted: list[LiteralText] = field(default_factory=list)  # every literal the template can emit
-    assembled: list[tuple[str, int]] = field(default_factory=list)  # (marker or URL, line)
-    constants: list[str] = field(default_factory=list)  # candidate trigger words for rendering
+
+class TemplateFacts(MutableRecord):
+    __slots__ = ("assembled", "constants", "emitted", "gated")
+    gated: list[GatedBranch]
+    emitted: list[LiteralText]  # every literal the template can emit
+    assembled: list[tuple[str, int]]  # (marker or URL, line)
+    constants: list[str]  # candidate trigger words for rendering
+
+    def __init__(
+        self,
+        gated: list[GatedBranch] | None = None,
+        emitted: list[LiteralText] | None = None,
+        assembled: list[tuple[str, int]] | None = None,
+        constants: list[str] | None = None,
+    ) -> None:
+        self.gated = [] if gated is None else gated
+        self.emitted = [] if emitted is None else emitted
+        self.assembled = [] if assembled is None else assembled
+        self.constants = [] if constants is None else constants
 
 
 def is_natural_language(text: str) -> bool:
     """Instructions, not markup: at least three words that are not role names once markers are removed."""
     stripped = _MARKUP.sub(" ", text)
     words = [w for w in _WORD.findall(stripped) if w.lower() not in ROLE_WORDS]
-    return len(words) >= 3 or len(_CJK.findall(stripped)) >= 6
+    return len(words) >= 3 or _cjk_count(stripped, 6) >= 6
+
+
+def _cjk_count(text: str, enough: int) -> int:
+    """Kana, CJK ideographs and Hangul in `text`, counted up to `enough`. Comparisons, not a regex
+    character class: compiling these ranges costs ~2 ms, on every package scan's start-up path."""
+    if text.isascii():
+        return 0
+    count = 0
+    for ch in text:
+        if "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af":
+            count += 1
+            if count >= enough:
+                break
+    return count
 
 
 def urls_in(text: str) -> list[str]:

@@ -18,12 +18,12 @@ import contextlib
 import json
 import os
 import select
-import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
+
+from modelcert.records import Record
 
 SYSTEM = "You answer questions about geography briefly."
 USERS = (
@@ -95,10 +95,14 @@ def pieces(rendered: str, conversation: Sequence[Message]) -> list[str] | None:
     return out
 
 
-@dataclass(frozen=True)
-class RenderJob:
-    messages: list[Message]
-    add_generation_prompt: bool = True
+class RenderJob(Record):
+    __slots__ = ("add_generation_prompt", "messages")
+    messages: Final[list[Message]]
+    add_generation_prompt: Final[bool]
+
+    def __init__(self, messages: list[Message], add_generation_prompt: bool = True) -> None:
+        self.messages = messages
+        self.add_generation_prompt = add_generation_prompt
 
 
 def make_environment() -> Any:
@@ -176,6 +180,8 @@ def _render_here(
 def _render_in_child(
     source: str, jobs: Sequence[RenderJob], special_tokens: Mapping[str, str], timeout: float
 ) -> list[str | None]:
+    import signal  # here, not at the top: package scans import this module whether or not they render
+
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: render, write JSON, exit without running the parent's cleanup

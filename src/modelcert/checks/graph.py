@@ -9,7 +9,6 @@ import os
 import posixpath
 import re
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -17,6 +16,7 @@ from modelcert.checks.base import AnalysisContext, AnalyzerSpec, Check, PackageV
 from modelcert.findings import Confidence, Location, Severity, Verdict
 from modelcert.formats.blob import Blob, FileBlob
 from modelcert.formats.onnx_model import ExternalDataRef, OnnxView, read_onnx
+from modelcert.records import MutableRecord
 
 # Operator domains whose kernels ship inside the ONNX runtimes themselves. A node in any other
 # domain only runs if the user registers a custom-op library (native code from outside the file).
@@ -200,17 +200,31 @@ def _has_parent_step(location: str) -> bool:
     return ".." in location.replace("\\", "/").split("/")
 
 
-@dataclass
-class _DataFile:
-    blob_size: int | None = None
-    problem: str | None = None
+class _DataFile(MutableRecord):
+    __slots__ = ("blob_size", "problem")
+    blob_size: int | None
+    problem: str | None
+
+    def __init__(self, blob_size: int | None = None, problem: str | None = None) -> None:
+        self.blob_size = blob_size
+        self.problem = problem
 
 
-@dataclass
-class _ExternalDataChecker:
+class _ExternalDataChecker(MutableRecord):
+    __slots__ = ("_files", "_relpaths", "ctx")
     ctx: AnalysisContext
-    _files: dict[str, _DataFile] = field(default_factory=dict)
-    _relpaths: set[str] | None = None
+    _files: dict[str, _DataFile]
+    _relpaths: set[str] | None
+
+    def __init__(
+        self,
+        ctx: AnalysisContext,
+        _files: dict[str, _DataFile] | None = None,
+        _relpaths: set[str] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self._files = {} if _files is None else _files
+        self._relpaths = _relpaths
 
     def run(self, view: OnnxView) -> None:
         for ref in view.external_data:

@@ -5,9 +5,11 @@ the module families that decide a reference's fate."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
+from typing import Final
+
+from modelcert.records import Record
 
 KERAS_FAMILY = ("keras", "tf_keras")
 # Keras-team packages that Keras itself imports during deserialization (serialization_lib:
@@ -40,19 +42,32 @@ LEGACY_CLASS_NAMES = frozenset({
 })
 
 
-@dataclass(frozen=True)
-class KerasCatalog:
+class KerasCatalog(Record):
     """Names of Keras built-ins, generated from Keras itself (scripts/gen_keras_builtins.py)."""
 
-    classes: frozenset[str]
-    functions: frozenset[str]
-    non_modeling: frozenset[str]  # last components of Keras' NON_MODELING_APIS
-    generated_from: str
+    __slots__ = ("classes", "functions", "generated_from", "non_modeling")
+    classes: Final[frozenset[str]]
+    functions: Final[frozenset[str]]
+    non_modeling: Final[frozenset[str]]  # last components of Keras' NON_MODELING_APIS
+    generated_from: Final[str]
+
+    def __init__(
+        self,
+        classes: frozenset[str],
+        functions: frozenset[str],
+        non_modeling: frozenset[str],
+        generated_from: str,
+    ) -> None:
+        self.classes = classes
+        self.functions = functions
+        self.non_modeling = non_modeling
+        self.generated_from = generated_from
 
 
 @cache
 def keras_catalog() -> KerasCatalog:
-    text = (resources.files("modelcert") / "data" / "keras_builtins.json").read_text(encoding="utf-8")
+    # A path next to the package, not importlib.resources: that imports tempfile, shutil and zipfile (~6 ms).
+    text = (Path(__file__).parents[1] / "data" / "keras_builtins.json").read_text(encoding="utf-8")
     data = json.loads(text)
     classes: set[str] = set(data["internal_classes"]) | LEGACY_CLASS_NAMES
     functions: set[str] = set(data["builtin_functions"])

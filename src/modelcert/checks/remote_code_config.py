@@ -16,8 +16,7 @@ import importlib
 import posixpath
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final
 
 from modelcert.checks.base import AnalysisContext, PackageView
 from modelcert.checks.remote_code_checks import (
@@ -35,6 +34,7 @@ from modelcert.findings import Location
 from modelcert.formats.json_doc import JsonDocument, parse_json_bytes, pointer_label
 from modelcert.formats.pycode import relative_imports
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 MAX_REPORTED = 50  # findings of one kind per file; the rest are counted in the last one
 MAX_WIRING_FILES = 64  # sibling files read to work out wiring of one Python file
@@ -44,19 +44,43 @@ _KNOWN_LIBRARIES = frozenset({"diffusers", "transformers", "onnxruntime", "sente
 Pointer = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class CodeReference:
+class CodeReference(Record):
     """One `module.Class` reference found in a config."""
 
-    source: str  # auto_map | custom_pipelines | modules.json | model_index.json
-    key: str
-    pointer: Pointer
-    raw: str
-    repo: str | None = None
-    module: str | None = None
-    class_name: str | None = None
-    problem: str | None = None
-    only_if_shipped: bool = False  # library-or-local references (sentence-transformers, diffusers)
+    __slots__ = (
+        "class_name", "key", "module", "only_if_shipped", "pointer", "problem", "raw", "repo", "source",
+    )  # fmt: skip
+    source: Final[str]  # auto_map | custom_pipelines | modules.json | model_index.json
+    key: Final[str]
+    pointer: Final[Pointer]
+    raw: Final[str]
+    repo: Final[str | None]
+    module: Final[str | None]
+    class_name: Final[str | None]
+    problem: Final[str | None]
+    only_if_shipped: Final[bool]  # library-or-local references (sentence-transformers, diffusers)
+
+    def __init__(
+        self,
+        source: str,
+        key: str,
+        pointer: Pointer,
+        raw: str,
+        repo: str | None = None,
+        module: str | None = None,
+        class_name: str | None = None,
+        problem: str | None = None,
+        only_if_shipped: bool = False,
+    ) -> None:
+        self.source = source
+        self.key = key
+        self.pointer = pointer
+        self.raw = raw
+        self.repo = repo
+        self.module = module
+        self.class_name = class_name
+        self.problem = problem
+        self.only_if_shipped = only_if_shipped
 
     @property
     def module_file(self) -> str | None:
@@ -147,7 +171,7 @@ def _sentence_transformer_modules(entries: list[Any]) -> Iterator[CodeReference]
         if isinstance(kind, str) and not kind.startswith("sentence_transformers."):
             ref = parse_reference("modules.json", str(entry.get("name", index)), (index, "type"), kind)
             if ref.problem is None:
-                yield replace(ref, only_if_shipped=True)
+                yield ref.replace(only_if_shipped=True)
 
 
 def _diffusers_components(root: dict[str, Any]) -> Iterator[CodeReference]:

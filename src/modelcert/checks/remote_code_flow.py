@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import builtins
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from modelcert.checks.remote_code_containers import ContainerFacts
@@ -38,27 +37,57 @@ from modelcert.checks.remote_code_values import (
     const_subscript,
     dotted,
 )
+from modelcert.records import IdentityRecord
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 Scoped = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 
-@dataclass(eq=False)
-class Scope:
+class Scope(IdentityRecord):
     """Names bound in one function/class/module body; flow-insensitive (every binding counts)."""
 
+    __slots__ = (
+        "defs", "elements", "globals_", "imports", "kind", "multi", "node", "opaque", "params", "parent",
+        "values",
+    )  # fmt: skip
     node: Scoped
     parent: Scope | None
     kind: str  # module | function | class | lambda
-    imports: dict[str, set[str]] = field(default_factory=dict)
-    values: dict[str, list[ast.expr]] = field(default_factory=dict)
-    elements: dict[str, list[ast.expr]] = field(default_factory=dict)  # loop/with/comprehension sources
-    defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]] = field(default_factory=dict)
-    params: set[str] = field(default_factory=set)
-    opaque: set[str] = field(default_factory=set)  # bound to something we do not model (except-as, ...)
-    globals_: set[str] = field(default_factory=set)
-    multi: set[str] = field(default_factory=set)  # reassigned: not a constant
+    imports: dict[str, set[str]]
+    values: dict[str, list[ast.expr]]
+    elements: dict[str, list[ast.expr]]  # loop/with/comprehension sources
+    defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]]
+    params: set[str]
+    opaque: set[str]  # bound to something we do not model (except-as, ...)
+    globals_: set[str]
+    multi: set[str]  # reassigned: not a constant
+
+    def __init__(
+        self,
+        node: Scoped,
+        parent: Scope | None,
+        kind: str,
+        imports: dict[str, set[str]] | None = None,
+        values: dict[str, list[ast.expr]] | None = None,
+        elements: dict[str, list[ast.expr]] | None = None,
+        defs: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]] | None = None,
+        params: set[str] | None = None,
+        opaque: set[str] | None = None,
+        globals_: set[str] | None = None,
+        multi: set[str] | None = None,
+    ) -> None:
+        self.node = node
+        self.parent = parent
+        self.kind = kind
+        self.imports = {} if imports is None else imports
+        self.values = {} if values is None else values
+        self.elements = {} if elements is None else elements
+        self.defs = {} if defs is None else defs
+        self.params = set() if params is None else params
+        self.opaque = set() if opaque is None else opaque
+        self.globals_ = set() if globals_ is None else globals_
+        self.multi = set() if multi is None else multi
 
     def binds(self, name: str) -> bool:
         return (

@@ -8,8 +8,7 @@ with the package context: one step more severe when config wiring makes the file
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from modelcert.checks.base import AnalysisContext, Check
 from modelcert.checks.remote_code_checks import ImportTimeCode
@@ -18,33 +17,57 @@ from modelcert.checks.remote_code_values import LOCAL
 from modelcert.findings import Confidence, Finding, Severity, Verdict
 from modelcert.formats.blob import BytesBlob
 from modelcert.formats.pycode import PythonSource
+from modelcert.records import MutableRecord, Record
 
 MAX_FINDINGS = 300
 MAX_PAYLOADS = 16  # decoded payloads handed back to the scanner per file
 
 
-@dataclass(frozen=True)
-class Wiring:
+class Wiring(Record):
     """Why a file runs when the package is loaded (empty: it is only shipped)."""
 
-    reasons: tuple[str, ...] = ()
+    __slots__ = ("reasons",)
+    reasons: Final[tuple[str, ...]]
+
+    def __init__(self, reasons: tuple[str, ...] = ()) -> None:
+        self.reasons = reasons
 
     def __bool__(self) -> bool:
         return bool(self.reasons)
 
 
-@dataclass
-class Hit:
+class Hit(MutableRecord):
     """One thing the review found, before package context turns it into a Finding."""
 
+    __slots__ = ("check", "confidence", "details", "message", "node", "severity", "target", "verdict")
     check: type[Check]
     node: ast.AST
     target: str
     message: str
-    severity: Severity | None = None
-    verdict: Verdict | None = None
-    confidence: Confidence | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    severity: Severity | None
+    verdict: Verdict | None
+    confidence: Confidence | None
+    details: dict[str, Any]
+
+    def __init__(
+        self,
+        check: type[Check],
+        node: ast.AST,
+        target: str,
+        message: str,
+        severity: Severity | None = None,
+        verdict: Verdict | None = None,
+        confidence: Confidence | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.check = check
+        self.node = node
+        self.target = target
+        self.message = message
+        self.severity = severity
+        self.verdict = verdict
+        self.confidence = confidence
+        self.details = {} if details is None else details
 
 
 class ReviewBase:

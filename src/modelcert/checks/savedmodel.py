@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from modelcert.checks.base import AnalysisContext, AnalyzerSpec, Check
 from modelcert.checks.keras import report_keras_config
@@ -19,6 +18,7 @@ from modelcert.findings import Confidence, Severity, Verdict
 from modelcert.formats.blob import Blob
 from modelcert.formats.keras_config import parse_json, walk_config
 from modelcert.formats.savedmodel import TfNode, TfView, read_tf_protobuf
+from modelcert.records import MutableRecord
 
 # Ops that call back into the Python interpreter of the process that runs the graph.
 PYTHON_CALLBACK_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
@@ -170,7 +170,8 @@ class TfAssetPathEscapes(Check):
 
 @cache
 def known_ops() -> frozenset[str]:
-    text = (resources.files("modelcert") / "data" / "tf_known_ops.txt").read_text(encoding="utf-8")
+    # A path next to the package, not importlib.resources: that imports tempfile, shutil and zipfile (~6 ms).
+    text = (Path(__file__).parents[1] / "data" / "tf_known_ops.txt").read_text(encoding="utf-8")
     words = (line.split("#", 1)[0].split() for line in text.splitlines())
     return frozenset(word for line in words for word in line)
 
@@ -210,23 +211,49 @@ def _path_problem(path: str) -> str | None:
     return None
 
 
-@dataclass
-class _Group:
+class _Group(MutableRecord):
     """Nodes of one op reported by one check: counted, with the first place and a few examples."""
 
+    __slots__ = ("check", "count", "examples", "op", "pointer", "worst")
     check: type[Check]
     op: str
     pointer: str
-    count: int = 0
-    examples: list[str] = field(default_factory=list)
-    worst: Verdict = Verdict.SUSPICIOUS
+    count: int
+    examples: list[str]
+    worst: Verdict
+
+    def __init__(
+        self,
+        check: type[Check],
+        op: str,
+        pointer: str,
+        count: int = 0,
+        examples: list[str] | None = None,
+        worst: Verdict = Verdict.SUSPICIOUS,
+    ) -> None:
+        self.check = check
+        self.op = op
+        self.pointer = pointer
+        self.count = count
+        self.examples = [] if examples is None else examples
+        self.worst = worst
 
 
-@dataclass
-class _OpReport:
+class _OpReport(MutableRecord):
+    __slots__ = ("ctx", "groups", "view")
     ctx: AnalysisContext
     view: TfView
-    groups: dict[tuple[str, str], _Group] = field(default_factory=dict)
+    groups: dict[tuple[str, str], _Group]
+
+    def __init__(
+        self,
+        ctx: AnalysisContext,
+        view: TfView,
+        groups: dict[tuple[str, str], _Group] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.view = view
+        self.groups = {} if groups is None else groups
 
     def run(self) -> None:
         consts = {(n.scope, n.name): n.const_strings for n in self.view.nodes if n.const_strings}

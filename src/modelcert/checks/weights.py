@@ -12,7 +12,6 @@ from collections import Counter
 from typing import Any
 
 from modelcert.checks.base import AnalysisContext, AnalyzerSpec, Check
-from modelcert.checks.templates import check_template_source
 from modelcert.findings import Confidence, Finding, Location, Severity, Verdict
 from modelcert.formats.blob import Blob
 from modelcert.formats.gguf import (
@@ -482,6 +481,8 @@ def _gguf_templates(header: GGUFHeader, ctx: AnalysisContext) -> None:
     for kv in header.kvs:
         is_template = kv.key == "tokenizer.chat_template" or kv.key.startswith("tokenizer.chat_template.")
         if is_template and isinstance(kv.value, str):
+            from modelcert.checks.templates import check_template_source  # imports jinja2 (~29 ms)
+
             location = ctx.location.at(offset=kv.offset, pointer=kv.key[:200])
             check_template_source(kv.value, ctx, location, origin=f"gguf:{kv.key[:200]}")
 

@@ -4,9 +4,10 @@ member plays in it, as the loader of that kind reads it."""
 from __future__ import annotations
 
 import io
-import pickletools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Final
+
+from modelcert.records import Record
 
 # Roles: how a member is handed to the scanner.
 PICKLE = "pickle"  # read by torch.load / torch.jit.load as a pickle whatever its bytes say
@@ -25,10 +26,14 @@ _PICKLE_OPS_WITH_EFFECT = frozenset({"GLOBAL", "INST", "REDUCE", "BUILD", "OBJ",
                                      "NEWOBJ_EX", "EXT1", "EXT2", "EXT4"})
 
 
-@dataclass(frozen=True)
-class ZipLayout:
-    kind: str  # "pytorch-zip", "torchscript", "npz", "keras" or "zip"
-    prefix: str  # the PyTorch archive folder ("archive", or the name torch.save was given)
+class ZipLayout(Record):
+    __slots__ = ("kind", "prefix")
+    kind: Final[str]  # "pytorch-zip", "torchscript", "npz", "keras" or "zip"
+    prefix: Final[str]  # the PyTorch archive folder ("archive", or the name torch.save was given)
+
+    def __init__(self, kind: str, prefix: str) -> None:
+        self.kind = kind
+        self.prefix = prefix
 
     def record(self, name: str) -> str | None:
         """The PyTorch record name of a member (its path under the archive folder), or None."""
@@ -80,6 +85,8 @@ def plausible_pickle(head: bytes) -> bool:
     fall apart within a few opcodes, while a pickle that imports or calls anything shows an
     import/call opcode before any parse error.
     """
+    import pickletools  # with pickle, ~2 ms: most zips hold no pickle-looking member
+
     try:
         for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
             if opcode.name in _PICKLE_OPS_WITH_EFFECT:

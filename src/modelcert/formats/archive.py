@@ -10,47 +10,72 @@ from __future__ import annotations
 
 import contextlib
 import io
-import tarfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import IO, Any, Self
+from typing import IO, TYPE_CHECKING, Any, Final, Self
 
 from modelcert.errors import FormatError, LimitExceeded, ModelcertError
 from modelcert.formats.blob import Blob, SpooledBlob
 from modelcert.limits import Limits
+from modelcert.records import MutableRecord, Record
+
+if TYPE_CHECKING:  # imported where a tar is read: it pulls in shutil, bz2, lzma (~4 ms)
+    import tarfile
 
 # GNU long names and pax records are read into memory by tarfile: real ones are a few hundred bytes.
 MAX_TAR_EXTENDED_HEADER = 1024 * 1024
-_TAR_EXTENDED_TYPES = frozenset(
-    {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
-     tarfile.SOLARIS_XHDTYPE}
-)
-_TAR_ERRORS: tuple[type[BaseException], ...] = (
-    tarfile.TarError, EOFError, OSError, ValueError, OverflowError, UnicodeError, KeyError, IndexError,
+# What a malformed tar makes tarfile raise, besides tarfile.TarError.
+_TAR_READ_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError, OSError, ValueError, OverflowError, UnicodeError, KeyError, IndexError,
 )
 
 
-@dataclass(frozen=True)
-class ArchiveMember:
+class ArchiveMember(Record):
     """A member as its archive declares it. `kind`: file, dir, symlink, hardlink, chardev, blockdev, fifo."""
 
-    name: str
-    kind: str
-    size: int
-    linkname: str = ""
-    offset: int | None = None
-    after_end_marker: bool = False  # only readers that ignore end-of-archive blocks see it
+    __slots__ = ("after_end_marker", "kind", "linkname", "name", "offset", "size")
+    name: Final[str]
+    kind: Final[str]
+    size: Final[int]
+    linkname: Final[str]
+    offset: Final[int | None]
+    after_end_marker: Final[bool]  # only readers that ignore end-of-archive blocks see it
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        size: int,
+        linkname: str = "",
+        offset: int | None = None,
+        after_end_marker: bool = False,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.size = size
+        self.linkname = linkname
+        self.offset = offset
+        self.after_end_marker = after_end_marker
 
 
-@dataclass
-class _TarState:
-    zero_block_seen: bool = False
-    header_errors: list[str] = field(default_factory=list)
+class _TarState(MutableRecord):
+    __slots__ = ("header_errors", "zero_block_seen")
+    zero_block_seen: bool
+    header_errors: list[str]
+
+    def __init__(self, zero_block_seen: bool = False, header_errors: list[str] | None = None) -> None:
+        self.zero_block_seen = zero_block_seen
+        self.header_errors = [] if header_errors is None else header_errors
 
 
 def _tarinfo_class(state: _TarState) -> type[tarfile.TarInfo]:
     """A TarInfo that records header problems and refuses oversized extended headers before tarfile
     reads them into memory. One class per read, so concurrent scans do not share state."""
+    import tarfile
+
+    extended_types = frozenset(
+        {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+         tarfile.SOLARIS_XHDTYPE}
+    )
 
     class _GuardedTarInfo(tarfile.TarInfo):
         @classmethod
@@ -67,7 +92,7 @@ def _tarinfo_class(state: _TarState) -> type[tarfile.TarInfo]:
                 raise
 
         def _proc_member(self, tarfile_obj: tarfile.TarFile) -> tarfile.TarInfo:
-            if self.type in _TAR_EXTENDED_TYPES and self.size > MAX_TAR_EXTENDED_HEADER:
+            if self.type in extended_types and self.size > MAX_TAR_EXTENDED_HEADER:
                 raise LimitExceeded(
                     f"tar extended header of {self.size} bytes (limit {MAX_TAR_EXTENDED_HEADER})", self.offset
                 )
@@ -108,6 +133,9 @@ class TarReader:
         return list(self._state.header_errors)
 
     def __iter__(self) -> Iterator[tuple[ArchiveMember, IO[bytes] | None]]:
+        import tarfile
+
+        errors: tuple[type[BaseException], ...] = (tarfile.TarError, *_TAR_READ_ERRORS)
         try:
             # ignore_zeros: keep reading after an end-of-archive block, as `tar -i` would, so members
             # hidden behind it are seen (and reported as such).
@@ -116,7 +144,7 @@ class TarReader:
             )
         except ModelcertError:
             raise
-        except _TAR_ERRORS as exc:
+        except errors as exc:
             raise FormatError(f"not a readable tar stream: {exc}") from exc
         with archive:
             while True:
@@ -124,7 +152,7 @@ class TarReader:
                     info = archive.next()
                 except ModelcertError:
                     raise
-                except _TAR_ERRORS as exc:
+                except errors as exc:
                     raise FormatError(f"tar header after member {self.count}: {exc}") from exc
                 if info is None:
                     return
@@ -140,7 +168,9 @@ class TarReader:
                     after_end_marker=self._state.zero_block_seen,
                 )
                 raw = archive.extractfile(info) if member.kind == "file" else None
-                yield member, (io.BufferedReader(_MemberData(raw, member.name)) if raw is not None else None)
+                yield member, (
+                    io.BufferedReader(_MemberData(raw, member.name, errors)) if raw is not None else None
+                )
                 # tarfile in stream mode keeps every TarInfo; drop them, the checks kept what they need.
                 members = getattr(archive, "members", None)
                 if isinstance(members, list):
@@ -150,9 +180,10 @@ class TarReader:
 class _MemberData(io.RawIOBase):
     """A tar member's data stream whose read errors (truncation, bad sparse maps) are FormatErrors."""
 
-    def __init__(self, raw: IO[bytes], name: str) -> None:
+    def __init__(self, raw: IO[bytes], name: str, errors: tuple[type[BaseException], ...]) -> None:
         self._raw = raw
         self._name = name
+        self._errors = errors
 
     def readable(self) -> bool:
         return True
@@ -162,7 +193,7 @@ class _MemberData(io.RawIOBase):
             data = self._raw.read(len(buffer))
         except ModelcertError:
             raise
-        except _TAR_ERRORS as exc:
+        except self._errors as exc:
             raise FormatError(f"{self._name}: member data unreadable: {exc}") from exc
         buffer[: len(data)] = data
         return len(data)
@@ -211,12 +242,24 @@ def looks_like_tar(block: bytes) -> bool:
 # --- 7z ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SevenZipListing:
-    members: tuple[ArchiveMember, ...]
-    encrypted: bool
-    unextractable: tuple[str, ...]  # names py7zr refuses to map to a path (traversal, drive letters)
-    packed_bytes: int
+class SevenZipListing(Record):
+    __slots__ = ("encrypted", "members", "packed_bytes", "unextractable")
+    members: Final[tuple[ArchiveMember, ...]]
+    encrypted: Final[bool]
+    unextractable: Final[tuple[str, ...]]  # names py7zr refuses to map to a path (traversal, drive letters)
+    packed_bytes: Final[int]
+
+    def __init__(
+        self,
+        members: tuple[ArchiveMember, ...],
+        encrypted: bool,
+        unextractable: tuple[str, ...],
+        packed_bytes: int,
+    ) -> None:
+        self.members = members
+        self.encrypted = encrypted
+        self.unextractable = unextractable
+        self.packed_bytes = packed_bytes
 
 
 MemberCallback = Callable[[ArchiveMember, Blob], None]

@@ -11,12 +11,12 @@ template, comes before the tensor infos), reported as `GGUFHeader.failure`.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from modelcert.errors import LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 GGUF_MAGIC = b"GGUF"
 MAX_DIMS = 4  # GGML_MAX_DIMS
@@ -49,51 +49,102 @@ GGML_TYPES: dict[int, tuple[str, int, int]] = {
 }
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(Record):
     """Why the walk stopped. kind: truncated, magic, version, count, string_length, array_length,
     value_type, n_dims, nesting. `value` is the offending number when there is one."""
 
-    kind: str
-    message: str
-    offset: int
-    value: int | None = None
+    __slots__ = ("kind", "message", "offset", "value")
+    kind: Final[str]
+    message: Final[str]
+    offset: Final[int]
+    value: Final[int | None]
+
+    def __init__(self, kind: str, message: str, offset: int, value: int | None = None) -> None:
+        self.kind = kind
+        self.message = message
+        self.offset = offset
+        self.value = value
 
 
-@dataclass(frozen=True)
-class ArrayValue:
-    item_type: int
-    length: int
-    preview: tuple[Any, ...]  # the first items (nested arrays as ArrayValue)
+class ArrayValue(Record):
+    __slots__ = ("item_type", "length", "preview")
+    item_type: Final[int]
+    length: Final[int]
+    preview: Final[tuple[Any, ...]]  # the first items (nested arrays as ArrayValue)
+
+    def __init__(self, item_type: int, length: int, preview: tuple[Any, ...]) -> None:
+        self.item_type = item_type
+        self.length = length
+        self.preview = preview
 
 
-@dataclass(frozen=True)
-class KeyValue:
-    key: str
-    value_type: int
-    value: Any  # int/float/bool/str, or ArrayValue
-    offset: int  # where the key starts
+class KeyValue(Record):
+    __slots__ = ("key", "offset", "value", "value_type")
+    key: Final[str]
+    value_type: Final[int]
+    value: Final[Any]  # int/float/bool/str, or ArrayValue
+    offset: Final[int]  # where the key starts
+
+    def __init__(self, key: str, value_type: int, value: Any, offset: int) -> None:
+        self.key = key
+        self.value_type = value_type
+        self.value = value
+        self.offset = offset
 
 
-@dataclass(frozen=True)
-class TensorInfo:
-    name: str
-    dims: tuple[int, ...]  # as stored, fastest-varying first (ne[0], ne[1], ...)
-    ggml_type: int
-    offset: int  # relative to the data section
-    info_offset: int
+class TensorInfo(Record):
+    __slots__ = ("dims", "ggml_type", "info_offset", "name", "offset")
+    name: Final[str]
+    dims: Final[tuple[int, ...]]  # as stored, fastest-varying first (ne[0], ne[1], ...)
+    ggml_type: Final[int]
+    offset: Final[int]  # relative to the data section
+    info_offset: Final[int]
+
+    def __init__(
+        self,
+        name: str,
+        dims: tuple[int, ...],
+        ggml_type: int,
+        offset: int,
+        info_offset: int,
+    ) -> None:
+        self.name = name
+        self.dims = dims
+        self.ggml_type = ggml_type
+        self.offset = offset
+        self.info_offset = info_offset
 
 
-@dataclass(frozen=True)
-class GGUFHeader:
-    version: int
-    byte_order: str  # "<" or ">"
-    n_tensors: int
-    n_kv: int
-    kvs: tuple[KeyValue, ...]
-    tensors: tuple[TensorInfo, ...]
-    infos_end: int  # offset just after the last tensor info (valid when failure is None)
-    failure: Failure | None
+class GGUFHeader(Record):
+    __slots__ = ("byte_order", "failure", "infos_end", "kvs", "n_kv", "n_tensors", "tensors", "version")
+    version: Final[int]
+    byte_order: Final[str]  # "<" or ">"
+    n_tensors: Final[int]
+    n_kv: Final[int]
+    kvs: Final[tuple[KeyValue, ...]]
+    tensors: Final[tuple[TensorInfo, ...]]
+    infos_end: Final[int]  # offset just after the last tensor info (valid when failure is None)
+    failure: Final[Failure | None]
+
+    def __init__(
+        self,
+        version: int,
+        byte_order: str,
+        n_tensors: int,
+        n_kv: int,
+        kvs: tuple[KeyValue, ...],
+        tensors: tuple[TensorInfo, ...],
+        infos_end: int,
+        failure: Failure | None,
+    ) -> None:
+        self.version = version
+        self.byte_order = byte_order
+        self.n_tensors = n_tensors
+        self.n_kv = n_kv
+        self.kvs = kvs
+        self.tensors = tensors
+        self.infos_end = infos_end
+        self.failure = failure
 
     def get(self, key: str) -> KeyValue | None:
         for kv in self.kvs:
@@ -292,26 +343,48 @@ MAX_PADDING_CHECKS = 1024
 INT64_MAX = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class Issue:
+class Issue(Record):
     """A semantic problem in a parsed header. kind: duplicate_key, empty_key, alignment, name,
     duplicate_tensor, unknown_type, dims_overflow, block_mismatch, misaligned, out_of_bounds,
     offset_overflow, overlap, out_of_order, gap, trailing, padding_data."""
 
-    kind: str
-    message: str
-    offset: int | None = None
-    length: int | None = None  # for hidden regions (gap, trailing)
-    tensor: str | None = None
-    value: int | None = None
+    __slots__ = ("kind", "length", "message", "offset", "tensor", "value")
+    kind: Final[str]
+    message: Final[str]
+    offset: Final[int | None]
+    length: Final[int | None]  # for hidden regions (gap, trailing)
+    tensor: Final[str | None]
+    value: Final[int | None]
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        offset: int | None = None,
+        length: int | None = None,
+        tensor: str | None = None,
+        value: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.message = message
+        self.offset = offset
+        self.length = length
+        self.tensor = tensor
+        self.value = value
 
 
-@dataclass(frozen=True)
-class Layout:
-    alignment: int
-    data_start: int
-    data_end: int  # end of the last tensor, padded to the alignment (absolute)
-    issues: tuple[Issue, ...]
+class Layout(Record):
+    __slots__ = ("alignment", "data_end", "data_start", "issues")
+    alignment: Final[int]
+    data_start: Final[int]
+    data_end: Final[int]  # end of the last tensor, padded to the alignment (absolute)
+    issues: Final[tuple[Issue, ...]]
+
+    def __init__(self, alignment: int, data_start: int, data_end: int, issues: tuple[Issue, ...]) -> None:
+        self.alignment = alignment
+        self.data_start = data_start
+        self.data_end = data_end
+        self.issues = issues
 
 
 def tensor_nbytes(info: TensorInfo) -> int | None:

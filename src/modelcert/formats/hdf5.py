@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob, BytesBlob, FileBlob
 from modelcert.limits import Limits
+from modelcert.records import Record
+
+if TYPE_CHECKING:  # imported when a worker is started (~2 ms): keras analyzers load this module
+    import subprocess
 
 # Wall-clock ceiling for one HDF5 file; listing links and attributes takes well under a second
 # for real models, so hitting this means the file makes the library loop.
@@ -27,22 +30,40 @@ WORKER = ("-m", "modelcert.formats.hdf5_worker")
 _PIPE_CHUNK = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class ExternalReference:
+class ExternalReference(Record):
     """A place where reading this file makes the HDF5 library open another file."""
 
-    kind: str  # "external-link" | "external-storage" | "virtual-source"
-    pointer: str  # path of the link or dataset inside this file
-    target: str  # the other file's name, as written
-    detail: str = ""
+    __slots__ = ("detail", "kind", "pointer", "target")
+    kind: Final[str]  # "external-link" | "external-storage" | "virtual-source"
+    pointer: Final[str]  # path of the link or dataset inside this file
+    target: Final[str]  # the other file's name, as written
+    detail: Final[str]
+
+    def __init__(self, kind: str, pointer: str, target: str, detail: str = "") -> None:
+        self.kind = kind
+        self.pointer = pointer
+        self.target = target
+        self.detail = detail
 
 
-@dataclass(frozen=True)
-class Hdf5View:
-    keras_attributes: dict[str, str]
-    objects: int
-    datasets: int
-    external: tuple[ExternalReference, ...]
+class Hdf5View(Record):
+    __slots__ = ("datasets", "external", "keras_attributes", "objects")
+    keras_attributes: Final[dict[str, str]]
+    objects: Final[int]
+    datasets: Final[int]
+    external: Final[tuple[ExternalReference, ...]]
+
+    def __init__(
+        self,
+        keras_attributes: dict[str, str],
+        objects: int,
+        datasets: int,
+        external: tuple[ExternalReference, ...],
+    ) -> None:
+        self.keras_attributes = keras_attributes
+        self.objects = objects
+        self.datasets = datasets
+        self.external = external
 
 
 def read_hdf5(blob: Blob, limits: Limits) -> Hdf5View:
@@ -72,6 +93,8 @@ def read_hdf5(blob: Blob, limits: Limits) -> Hdf5View:
 
 
 def _run(command: list[str], blob: Blob | None) -> bytes:
+    import subprocess
+
     env = dict(os.environ)
     source_root = str(Path(__file__).resolve().parents[2])  # makes `-m modelcert...` importable
     env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH", "")) if p)

@@ -11,7 +11,6 @@ tell `role_map[message.role]` (data) from `x[a ~ b]` built out of pieces it coul
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import nodes
@@ -47,15 +46,26 @@ from modelcert.formats.jinja_values import (
     slice_value,
     times,
 )
+from modelcert.records import MutableRecord
 
 MAX_PASSES = 8  # fixpoint passes over variable bindings
 
 
-@dataclass
-class _Bindings:
-    names: dict[str, Folded] = field(default_factory=dict)
-    ns_attrs: dict[tuple[str, str], Folded] = field(default_factory=dict)
-    namespaces: set[str] = field(default_factory=set)
+class _Bindings(MutableRecord):
+    __slots__ = ("names", "namespaces", "ns_attrs")
+    names: dict[str, Folded]
+    ns_attrs: dict[tuple[str, str], Folded]
+    namespaces: set[str]
+
+    def __init__(
+        self,
+        names: dict[str, Folded] | None = None,
+        ns_attrs: dict[tuple[str, str], Folded] | None = None,
+        namespaces: set[str] | None = None,
+    ) -> None:
+        self.names = {} if names is None else names
+        self.ns_attrs = {} if ns_attrs is None else ns_attrs
+        self.namespaces = set() if namespaces is None else namespaces
 
 
 class ConstantFolder(CallFolding):

@@ -12,9 +12,10 @@ import itertools
 import re
 import string as string_module
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, Final
+
+from modelcert.records import Record
 
 MAX_VALUES = 64  # possible values tracked per expression; beyond, the result is incomplete
 MAX_VALUE_CHARS = 4096  # longer strings are never attribute names worth resolving
@@ -67,21 +68,27 @@ class GeneratorValue(tuple[Any, ...]):
         return self.text
 
 
-@dataclass(frozen=True)
-class Opaque:
+class Opaque(Record):
     """An object whose only modelled property is its text form (`|string`, `~`)."""
 
-    text: str
+    __slots__ = ("text",)
+    text: Final[str]
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
     def __str__(self) -> str:
         return self.text
 
 
-@dataclass(frozen=True)
-class DictValue:
+class DictValue(Record):
     """A dict literal or `dict(...)`: keys are known, each value is a Folded."""
 
-    items: tuple[tuple[Hashable, Folded], ...]
+    __slots__ = ("items",)
+    items: Final[tuple[tuple[Hashable, Folded], ...]]
+
+    def __init__(self, items: tuple[tuple[Hashable, Folded], ...]) -> None:
+        self.items = items
 
     def keys(self) -> tuple[Hashable, ...]:
         return tuple(key for key, _ in self.items)
@@ -93,14 +100,26 @@ class DictValue:
         return None
 
 
-@dataclass(frozen=True)
-class Folded:
+class Folded(Record):
     """The possible values of an expression; `complete` False means others are possible too."""
 
-    values: frozenset[Hashable] = frozenset()
-    complete: bool = True
-    origin: Origin = Origin.DATA  # meaningful when incomplete
-    hints: frozenset[str] = frozenset()  # constant pieces an incomplete value was built from
+    __slots__ = ("complete", "hints", "origin", "values")
+    values: Final[frozenset[Hashable]]
+    complete: Final[bool]
+    origin: Final[Origin]  # meaningful when incomplete
+    hints: Final[frozenset[str]]  # constant pieces an incomplete value was built from
+
+    def __init__(
+        self,
+        values: frozenset[Hashable] = frozenset(),
+        complete: bool = True,
+        origin: Origin = Origin.DATA,
+        hints: frozenset[str] = frozenset(),
+    ) -> None:
+        self.values = values
+        self.complete = complete
+        self.origin = origin
+        self.hints = hints
 
     @staticmethod
     def of(*values: Hashable) -> Folded:

@@ -15,12 +15,12 @@ import itertools
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 _BOM = b"\xef\xbb\xbf"
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
@@ -29,26 +29,49 @@ _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
 _OPENERS = (ord("["), ord("{"))
 
 
-@dataclass(frozen=True)
-class DuplicateKey:
+class DuplicateKey(Record):
     """A key that occurs more than once in one object; Python's json keeps the last value."""
 
-    pointer: str  # RFC 6901 pointer of the object that holds the key
-    key: str
-    count: int
+    __slots__ = ("count", "key", "pointer")
+    pointer: Final[str]  # RFC 6901 pointer of the object that holds the key
+    key: Final[str]
+    count: Final[int]
+
+    def __init__(self, pointer: str, key: str, count: int) -> None:
+        self.pointer = pointer
+        self.key = key
+        self.count = count
 
 
-@dataclass(frozen=True)
-class JsonDocument:
+class JsonDocument(Record):
     """A parsed JSON file: its value plus what a plain `json.loads` would have hidden."""
 
-    name: str
-    size: int
-    root: Any
-    depth: int
-    duplicate_keys: tuple[DuplicateKey, ...] = ()
-    nonstandard_constants: tuple[str, ...] = ()  # NaN / Infinity: Python accepts them, strict parsers do not
-    has_bom: bool = False
+    __slots__ = ("depth", "duplicate_keys", "has_bom", "name", "nonstandard_constants", "root", "size")
+    name: Final[str]
+    size: Final[int]
+    root: Final[Any]
+    depth: Final[int]
+    duplicate_keys: Final[tuple[DuplicateKey, ...]]
+    nonstandard_constants: Final[tuple[str, ...]]  # NaN / Infinity: Python accepts them, strict parsers don't
+    has_bom: Final[bool]
+
+    def __init__(
+        self,
+        name: str,
+        size: int,
+        root: Any,
+        depth: int,
+        duplicate_keys: tuple[DuplicateKey, ...] = (),
+        nonstandard_constants: tuple[str, ...] = (),
+        has_bom: bool = False,
+    ) -> None:
+        self.name = name
+        self.size = size
+        self.root = root
+        self.depth = depth
+        self.duplicate_keys = duplicate_keys
+        self.nonstandard_constants = nonstandard_constants
+        self.has_bom = has_bom
 
     @property
     def obj(self) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 # Names whose mere presence anywhere in a config (as a whole word) is a known gadget (see
 # checks/keras.py): `keras.utils.get_file`, `keras.config.enable_unsafe_deserialization`.
@@ -27,17 +27,35 @@ _NEEDLE_PATTERNS = tuple((needle, re.compile(rf"(?<![A-Za-z0-9_]){needle}(?![A-Z
 _MAX_STRING_HITS = 100
 
 
-@dataclass(frozen=True)
-class ObjectRef:
+class ObjectRef(Record):
     """One dict a Keras loader would resolve to a class or function."""
 
-    pointer: str
-    class_name: str
-    module: str | None
-    registered_name: str | None
-    function_name: str | None  # `config` of a {"class_name": "function"} entry
-    config: Any  # the inner `config` value, as parsed (inert JSON data)
-    typespec: bool = False  # a `__typespec__` entry: class_name holds its spec_name
+    __slots__ = ("class_name", "config", "function_name", "module", "pointer", "registered_name", "typespec")
+    pointer: Final[str]
+    class_name: Final[str]
+    module: Final[str | None]
+    registered_name: Final[str | None]
+    function_name: Final[str | None]  # `config` of a {"class_name": "function"} entry
+    config: Final[Any]  # the inner `config` value, as parsed (inert JSON data)
+    typespec: Final[bool]  # a `__typespec__` entry: class_name holds its spec_name
+
+    def __init__(
+        self,
+        pointer: str,
+        class_name: str,
+        module: str | None,
+        registered_name: str | None,
+        function_name: str | None,
+        config: Any,
+        typespec: bool = False,
+    ) -> None:
+        self.pointer = pointer
+        self.class_name = class_name
+        self.module = module
+        self.registered_name = registered_name
+        self.function_name = function_name
+        self.config = config
+        self.typespec = typespec
 
     @property
     def name(self) -> str:
@@ -47,18 +65,33 @@ class ObjectRef:
         return self.class_name
 
 
-@dataclass(frozen=True)
-class StringHit:
-    pointer: str
-    needle: str
-    value: str
+class StringHit(Record):
+    __slots__ = ("needle", "pointer", "value")
+    pointer: Final[str]
+    needle: Final[str]
+    value: Final[str]
+
+    def __init__(self, pointer: str, needle: str, value: str) -> None:
+        self.pointer = pointer
+        self.needle = needle
+        self.value = value
 
 
-@dataclass(frozen=True)
-class KerasConfigView:
-    refs: tuple[ObjectRef, ...]
-    string_hits: tuple[StringHit, ...]
-    values_walked: int
+class KerasConfigView(Record):
+    __slots__ = ("refs", "string_hits", "values_walked")
+    refs: Final[tuple[ObjectRef, ...]]
+    string_hits: Final[tuple[StringHit, ...]]
+    values_walked: Final[int]
+
+    def __init__(
+        self,
+        refs: tuple[ObjectRef, ...],
+        string_hits: tuple[StringHit, ...],
+        values_walked: int,
+    ) -> None:
+        self.refs = refs
+        self.string_hits = string_hits
+        self.values_walked = values_walked
 
 
 def parse_json(data: bytes | str, limits: Limits, what: str = "config") -> Any:

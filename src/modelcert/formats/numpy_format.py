@@ -12,12 +12,12 @@ from __future__ import annotations
 import ast
 import math
 import struct
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 MAGIC = b"\x93NUMPY"
 # numpy's own np.load refuses headers above 10,000 bytes unless allow_pickle=True; legitimate headers
@@ -27,17 +27,35 @@ REQUIRED_KEYS = frozenset({"descr", "fortran_order", "shape"})
 _DTYPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError, MemoryError)
 
 
-@dataclass(frozen=True)
-class NpyHeader:
+class NpyHeader(Record):
     """What an .npy file declares about its array."""
 
-    version: tuple[int, int]
-    descr: Any  # the literal: a dtype string or a list of field tuples
-    fortran_order: bool
-    shape: tuple[int, ...]
-    has_object: bool
-    itemsize: int
-    data_offset: int
+    __slots__ = ("data_offset", "descr", "fortran_order", "has_object", "itemsize", "shape", "version")
+    version: Final[tuple[int, int]]
+    descr: Final[Any]  # the literal: a dtype string or a list of field tuples
+    fortran_order: Final[bool]
+    shape: Final[tuple[int, ...]]
+    has_object: Final[bool]
+    itemsize: Final[int]
+    data_offset: Final[int]
+
+    def __init__(
+        self,
+        version: tuple[int, int],
+        descr: Any,
+        fortran_order: bool,
+        shape: tuple[int, ...],
+        has_object: bool,
+        itemsize: int,
+        data_offset: int,
+    ) -> None:
+        self.version = version
+        self.descr = descr
+        self.fortran_order = fortran_order
+        self.shape = shape
+        self.has_object = has_object
+        self.itemsize = itemsize
+        self.data_offset = data_offset
 
     @property
     def count(self) -> int:

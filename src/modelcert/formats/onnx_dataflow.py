@@ -9,12 +9,13 @@ are skipped by length, so multi-gigabyte models are walked with positioned reads
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from typing import Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.formats.protowire import LEN, VARINT, Field, ProtoReader, signed64
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 INT64, INT32 = 7, 6
 MAX_CONSTANT_ELEMENTS = 64
@@ -26,24 +27,56 @@ _ATTR_NAME, _ATTR_T, _ATTR_G, _ATTR_GRAPHS = 1, 5, 6, 11
 _TENSOR_DIMS, _TENSOR_TYPE, _TENSOR_INT32, _TENSOR_INT64, _TENSOR_NAME, _TENSOR_RAW = 1, 2, 5, 7, 8, 9
 
 
-@dataclass(frozen=True)
-class FlowNode:
-    op_type: str
-    domain: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    pointer: str
-    subgraphs: tuple[FlowGraph, ...] = ()
-    constant: tuple[int, ...] | None = None  # a Constant node's small integer value
+class FlowNode(Record):
+    __slots__ = ("constant", "domain", "inputs", "op_type", "outputs", "pointer", "subgraphs")
+    op_type: Final[str]
+    domain: Final[str]
+    inputs: Final[tuple[str, ...]]
+    outputs: Final[tuple[str, ...]]
+    pointer: Final[str]
+    subgraphs: Final[tuple[FlowGraph, ...]]
+    constant: Final[tuple[int, ...] | None]  # a Constant node's small integer value
+
+    def __init__(
+        self,
+        op_type: str,
+        domain: str,
+        inputs: tuple[str, ...],
+        outputs: tuple[str, ...],
+        pointer: str,
+        subgraphs: tuple[FlowGraph, ...] = (),
+        constant: tuple[int, ...] | None = None,
+    ) -> None:
+        self.op_type = op_type
+        self.domain = domain
+        self.inputs = inputs
+        self.outputs = outputs
+        self.pointer = pointer
+        self.subgraphs = subgraphs
+        self.constant = constant
 
 
-@dataclass(frozen=True)
-class FlowGraph:
-    inputs: tuple[tuple[str, int], ...]  # (name, element type)
-    outputs: tuple[str, ...]
-    initializers: frozenset[str]
-    nodes: tuple[FlowNode, ...]
-    constants: dict[str, tuple[int, ...]] = field(default_factory=dict)  # small integer initializers
+class FlowGraph(Record):
+    __slots__ = ("constants", "initializers", "inputs", "nodes", "outputs")
+    inputs: Final[tuple[tuple[str, int], ...]]  # (name, element type)
+    outputs: Final[tuple[str, ...]]
+    initializers: Final[frozenset[str]]
+    nodes: Final[tuple[FlowNode, ...]]
+    constants: Final[dict[str, tuple[int, ...]]]  # small integer initializers
+
+    def __init__(
+        self,
+        inputs: tuple[tuple[str, int], ...],
+        outputs: tuple[str, ...],
+        initializers: frozenset[str],
+        nodes: tuple[FlowNode, ...],
+        constants: dict[str, tuple[int, ...]] | None = None,
+    ) -> None:
+        self.inputs = inputs
+        self.outputs = outputs
+        self.initializers = initializers
+        self.nodes = nodes
+        self.constants = {} if constants is None else constants
 
     def outer_names(self) -> set[str]:
         """Names this graph (and its subgraphs) read but do not define: outer-scope captures."""

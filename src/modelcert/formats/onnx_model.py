@@ -11,27 +11,39 @@ shape inference, no external data loaded.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.formats.protowire import LEN, Field, ProtoReader, signed64
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
 
 Span = tuple[int, int]
 
 
-@dataclass(frozen=True)
-class ExternalDataRef:
+class ExternalDataRef(Record):
     """A tensor's `external_data` key/value entries, as written (the loader keeps the last of each key)."""
 
-    tensor_name: str
-    pointer: str
-    entries: tuple[tuple[str, str], ...]
-    marked_external: bool  # data_location == EXTERNAL: the loader will open the file
+    __slots__ = ("entries", "marked_external", "pointer", "tensor_name")
+    tensor_name: Final[str]
+    pointer: Final[str]
+    entries: Final[tuple[tuple[str, str], ...]]
+    marked_external: Final[bool]  # data_location == EXTERNAL: the loader will open the file
+
+    def __init__(
+        self,
+        tensor_name: str,
+        pointer: str,
+        entries: tuple[tuple[str, str], ...],
+        marked_external: bool,
+    ) -> None:
+        self.tensor_name = tensor_name
+        self.pointer = pointer
+        self.entries = entries
+        self.marked_external = marked_external
 
     def value(self, key: str) -> str | None:
         found = None
@@ -45,28 +57,61 @@ class ExternalDataRef:
         return self.value("location")
 
 
-@dataclass(frozen=True)
-class OpUse:
+class OpUse(Record):
     """Every node running one (domain, op_type), counted, with the first place it appears."""
 
-    domain: str
-    op_type: str
-    count: int
-    first_pointer: str
+    __slots__ = ("count", "domain", "first_pointer", "op_type")
+    domain: Final[str]
+    op_type: Final[str]
+    count: Final[int]
+    first_pointer: Final[str]
+
+    def __init__(self, domain: str, op_type: str, count: int, first_pointer: str) -> None:
+        self.domain = domain
+        self.op_type = op_type
+        self.count = count
+        self.first_pointer = first_pointer
 
 
-@dataclass(frozen=True)
-class OnnxView:
-    ir_version: int | None
-    producer: str
-    opset_imports: tuple[tuple[str, int], ...]
-    ops: tuple[OpUse, ...]
-    functions: frozenset[tuple[str, str]]  # model-local FunctionProto (domain, name)
-    external_data: tuple[ExternalDataRef, ...]
-    node_count: int
-    tensor_count: int
-    max_graph_depth: int
-    parsed_with: str  # "onnx" (protobuf runtime) or "wire" (bounded streaming decoder)
+class OnnxView(Record):
+    __slots__ = (
+        "external_data", "functions", "ir_version", "max_graph_depth", "node_count", "ops", "opset_imports",
+        "parsed_with", "producer", "tensor_count",
+    )  # fmt: skip
+    ir_version: Final[int | None]
+    producer: Final[str]
+    opset_imports: Final[tuple[tuple[str, int], ...]]
+    ops: Final[tuple[OpUse, ...]]
+    functions: Final[frozenset[tuple[str, str]]]  # model-local FunctionProto (domain, name)
+    external_data: Final[tuple[ExternalDataRef, ...]]
+    node_count: Final[int]
+    tensor_count: Final[int]
+    max_graph_depth: Final[int]
+    parsed_with: Final[str]  # "onnx" (protobuf runtime) or "wire" (bounded streaming decoder)
+
+    def __init__(
+        self,
+        ir_version: int | None,
+        producer: str,
+        opset_imports: tuple[tuple[str, int], ...],
+        ops: tuple[OpUse, ...],
+        functions: frozenset[tuple[str, str]],
+        external_data: tuple[ExternalDataRef, ...],
+        node_count: int,
+        tensor_count: int,
+        max_graph_depth: int,
+        parsed_with: str,
+    ) -> None:
+        self.ir_version = ir_version
+        self.producer = producer
+        self.opset_imports = opset_imports
+        self.ops = ops
+        self.functions = functions
+        self.external_data = external_data
+        self.node_count = node_count
+        self.tensor_count = tensor_count
+        self.max_graph_depth = max_graph_depth
+        self.parsed_with = parsed_with
 
 
 class _Builder:

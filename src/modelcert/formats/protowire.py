@@ -12,11 +12,12 @@ callers must too), groups are skipped, a truncated or malformed stream is a Form
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob, BytesBlob
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 VARINT = 0
 I64 = 1
@@ -30,14 +31,20 @@ _MAX_FIELD_NUMBER = (1 << 29) - 1
 _CHUNK = 64 * 1024  # small: reads resume after skipped tensor payloads, so big chunks are mostly wasted
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(Record):
     """One decoded field. For LEN fields `value` is the payload length and `offset` its start."""
 
-    number: int
-    wire_type: int
-    value: int
-    offset: int
+    __slots__ = ("number", "offset", "value", "wire_type")
+    number: Final[int]
+    wire_type: Final[int]
+    value: Final[int]
+    offset: Final[int]
+
+    def __init__(self, number: int, wire_type: int, value: int, offset: int) -> None:
+        self.number = number
+        self.wire_type = wire_type
+        self.value = value
+        self.offset = offset
 
     @property
     def end(self) -> int:

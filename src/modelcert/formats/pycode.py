@@ -11,11 +11,12 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from dataclasses import dataclass
+from typing import Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 # transformers.dynamic_module_utils.get_relative_imports: the files it copies next to a module.
 _RELATIVE_IMPORT = re.compile(r"^\s*import\s+\.(\S+)\s*$", re.MULTILINE)
@@ -24,14 +25,20 @@ _RELATIVE_FROM = re.compile(r"^\s*from\s+\.(\S+)\s+import", re.MULTILINE)
 _RELATIVE_FROM_PACKAGE = re.compile(r"^[ \t]*from[ \t]+\.[ \t]+import[ \t]+\(?([\w \t,]+)", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class PythonSource:
+class PythonSource(Record):
     """One parsed Python file: its syntax tree and a few facts about the text."""
 
-    name: str
-    size: int
-    tree: ast.Module
-    line_count: int
+    __slots__ = ("line_count", "name", "size", "tree")
+    name: Final[str]
+    size: Final[int]
+    tree: Final[ast.Module]
+    line_count: Final[int]
+
+    def __init__(self, name: str, size: int, tree: ast.Module, line_count: int) -> None:
+        self.name = name
+        self.size = size
+        self.tree = tree
+        self.line_count = line_count
 
     @property
     def module_level(self) -> list[ast.stmt]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 # The Rust loader's MAX_HEADER_SIZE: larger headers are refused (HeaderTooLarge).
 LOADER_MAX_HEADER = 100_000_000
@@ -58,30 +58,55 @@ class SafetensorsFatal(FormatError):
         self.kind = kind
 
 
-@dataclass(frozen=True)
-class Anomaly:
+class Anomaly(Record):
     """One deviation from what the reference writer produces.
 
     kind: duplicate_key, bad_entry, unknown_dtype, size_mismatch, bad_offsets, overlap, hole,
     trailing, bad_metadata, padding, extra_fields.
     """
 
-    kind: str
-    message: str
-    loader_accepts: bool
-    offset: int | None = None  # absolute file offset when the anomaly is in the data area
-    length: int | None = None  # byte length of a hole / trailing region
-    tensor: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("details", "kind", "length", "loader_accepts", "message", "offset", "tensor")
+    kind: Final[str]
+    message: Final[str]
+    loader_accepts: Final[bool]
+    offset: Final[int | None]  # absolute file offset when the anomaly is in the data area
+    length: Final[int | None]  # byte length of a hole / trailing region
+    tensor: Final[str | None]
+    details: Final[dict[str, Any]]
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        loader_accepts: bool,
+        offset: int | None = None,
+        length: int | None = None,
+        tensor: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.message = message
+        self.loader_accepts = loader_accepts
+        self.offset = offset
+        self.length = length
+        self.tensor = tensor
+        self.details = {} if details is None else details
 
 
-@dataclass(frozen=True)
-class TensorEntry:
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    begin: int  # relative to the data area
-    end: int
+class TensorEntry(Record):
+    __slots__ = ("begin", "dtype", "end", "name", "shape")
+    name: Final[str]
+    dtype: Final[str]
+    shape: Final[tuple[int, ...]]
+    begin: Final[int]  # relative to the data area
+    end: Final[int]
+
+    def __init__(self, name: str, dtype: str, shape: tuple[int, ...], begin: int, end: int) -> None:
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.begin = begin
+        self.end = end
 
     @property
     def elements(self) -> int:
@@ -91,14 +116,30 @@ class TensorEntry:
         return count
 
 
-@dataclass(frozen=True)
-class SafetensorsView:
-    header_length: int
-    data_start: int  # absolute offset of the data area (8 + header_length)
-    data_length: int
-    tensors: tuple[TensorEntry, ...]
-    metadata: dict[str, str] | None
-    anomalies: tuple[Anomaly, ...]
+class SafetensorsView(Record):
+    __slots__ = ("anomalies", "data_length", "data_start", "header_length", "metadata", "tensors")
+    header_length: Final[int]
+    data_start: Final[int]  # absolute offset of the data area (8 + header_length)
+    data_length: Final[int]
+    tensors: Final[tuple[TensorEntry, ...]]
+    metadata: Final[dict[str, str] | None]
+    anomalies: Final[tuple[Anomaly, ...]]
+
+    def __init__(
+        self,
+        header_length: int,
+        data_start: int,
+        data_length: int,
+        tensors: tuple[TensorEntry, ...],
+        metadata: dict[str, str] | None,
+        anomalies: tuple[Anomaly, ...],
+    ) -> None:
+        self.header_length = header_length
+        self.data_start = data_start
+        self.data_length = data_length
+        self.tensors = tensors
+        self.metadata = metadata
+        self.anomalies = anomalies
 
 
 class _Object(list[tuple[str, Any]]):

@@ -22,12 +22,13 @@ keras/protobuf/saved_metadata.proto):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from typing import Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.formats.protowire import LEN, VARINT, Field, ProtoReader
 from modelcert.limits import Limits
+from modelcert.records import MutableRecord, Record
 
 DT_STRING = 7
 _MAX_ATTR_TEXT = 1024  # per string attribute kept for the checks
@@ -35,33 +36,76 @@ _MAX_INPUTS_KEPT = 4
 _MAX_CONST_STRINGS = 8
 
 
-@dataclass(frozen=True)
-class TfNode:
+class TfNode(Record):
     """One NodeDef: where it is, what op it runs, its first inputs and its string attributes."""
 
-    scope: str  # "graph" or the name of the function it belongs to
-    pointer: str
-    name: str
-    op: str
-    inputs: tuple[str, ...]
-    string_attrs: tuple[tuple[str, str], ...]  # (attr name, value) for s / list(s) attributes
-    function_refs: tuple[str, ...]  # functions named by func / list(func) attributes
-    const_strings: tuple[str, ...]  # string values of a string tensor attribute (Const nodes)
+    __slots__ = ("const_strings", "function_refs", "inputs", "name", "op", "pointer", "scope", "string_attrs")
+    scope: Final[str]  # "graph" or the name of the function it belongs to
+    pointer: Final[str]
+    name: Final[str]
+    op: Final[str]
+    inputs: Final[tuple[str, ...]]
+    string_attrs: Final[tuple[tuple[str, str], ...]]  # (attr name, value) for s / list(s) attributes
+    function_refs: Final[tuple[str, ...]]  # functions named by func / list(func) attributes
+    const_strings: Final[tuple[str, ...]]  # string values of a string tensor attribute (Const nodes)
+
+    def __init__(
+        self,
+        scope: str,
+        pointer: str,
+        name: str,
+        op: str,
+        inputs: tuple[str, ...],
+        string_attrs: tuple[tuple[str, str], ...],
+        function_refs: tuple[str, ...],
+        const_strings: tuple[str, ...],
+    ) -> None:
+        self.scope = scope
+        self.pointer = pointer
+        self.name = name
+        self.op = op
+        self.inputs = inputs
+        self.string_attrs = string_attrs
+        self.function_refs = function_refs
+        self.const_strings = const_strings
 
     def attr(self, name: str) -> list[str]:
         return [value for key, value in self.string_attrs if key == name]
 
 
-@dataclass
-class TfView:
+class TfView(MutableRecord):
+    __slots__ = (
+        "asset_files", "functions", "keras_metadata", "kind", "nodes", "saver_filename_tensors", "tags",
+        "tensorflow_version",
+    )  # fmt: skip
     kind: str  # "saved_model" | "graph_def" | "keras_metadata" | "fingerprint"
-    nodes: list[TfNode] = field(default_factory=list)
-    functions: set[str] = field(default_factory=set)
-    tags: list[str] = field(default_factory=list)
-    tensorflow_version: str = ""
-    asset_files: list[tuple[str, str]] = field(default_factory=list)  # (filename, bound tensor name)
-    saver_filename_tensors: list[str] = field(default_factory=list)  # fed the checkpoint path on load
-    keras_metadata: list[tuple[str, str]] = field(default_factory=list)  # (pointer, JSON text)
+    nodes: list[TfNode]
+    functions: set[str]
+    tags: list[str]
+    tensorflow_version: str
+    asset_files: list[tuple[str, str]]  # (filename, bound tensor name)
+    saver_filename_tensors: list[str]  # fed the checkpoint path on load
+    keras_metadata: list[tuple[str, str]]  # (pointer, JSON text)
+
+    def __init__(
+        self,
+        kind: str,
+        nodes: list[TfNode] | None = None,
+        functions: set[str] | None = None,
+        tags: list[str] | None = None,
+        tensorflow_version: str = "",
+        asset_files: list[tuple[str, str]] | None = None,
+        saver_filename_tensors: list[str] | None = None,
+        keras_metadata: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.nodes = [] if nodes is None else nodes
+        self.functions = set() if functions is None else functions
+        self.tags = [] if tags is None else tags
+        self.tensorflow_version = tensorflow_version
+        self.asset_files = [] if asset_files is None else asset_files
+        self.saver_filename_tensors = [] if saver_filename_tensors is None else saver_filename_tensors
+        self.keras_metadata = [] if keras_metadata is None else keras_metadata
 
     def ops(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -13,44 +13,81 @@ import hashlib
 import json
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.formats.json_doc import load_json
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 # GGUF token types (llama.cpp `llama_token_type`): what an id is for.
 GGUF_NORMAL, GGUF_UNKNOWN, GGUF_CONTROL, GGUF_USER_DEFINED, GGUF_UNUSED, GGUF_BYTE = 1, 2, 3, 4, 5, 6
 
 
-@dataclass(frozen=True)
-class AddedToken:
+class AddedToken(Record):
     """An entry of `added_tokens` (matched before the model runs) or a GGUF control/user-defined token."""
 
-    id: int
-    content: str
-    special: bool
-    normalized: bool | None = None
+    __slots__ = ("content", "id", "normalized", "special")
+    id: Final[int]
+    content: Final[str]
+    special: Final[bool]
+    normalized: Final[bool | None]
+
+    def __init__(self, id: int, content: str, special: bool, normalized: bool | None = None) -> None:
+        self.id = id
+        self.content = content
+        self.special = special
+        self.normalized = normalized
 
 
-@dataclass(frozen=True)
-class TokenizerView:
+class TokenizerView(Record):
     """What a tokenizer maps; `vocab` keeps file order and duplicates (string, id)."""
 
-    source: str  # "tokenizer.json" or "gguf"
-    model_type: str  # BPE, WordPiece, Unigram, WordLevel; GGUF: gpt2, llama, bert, t5 ...
-    vocab: tuple[tuple[str, int], ...]
-    merges: tuple[tuple[str, str], ...] = ()
-    normalizer: Any = None
-    pre_tokenizer: Any = None
-    post_processor: Any = None
-    decoder: Any = None
-    added_tokens: tuple[AddedToken, ...] = ()
-    duplicate_vocab_keys: tuple[str, ...] = ()  # JSON keys repeated inside model.vocab
-    byte_fallback: bool = False
-    special_ids: Mapping[str, int] = field(default_factory=dict)  # GGUF bos/eos/unk/pad ids
+    __slots__ = (
+        "added_tokens", "byte_fallback", "decoder", "duplicate_vocab_keys", "merges", "model_type",
+        "normalizer", "post_processor", "pre_tokenizer", "source", "special_ids", "vocab",
+    )  # fmt: skip
+    source: Final[str]  # "tokenizer.json" or "gguf"
+    model_type: Final[str]  # BPE, WordPiece, Unigram, WordLevel; GGUF: gpt2, llama, bert, t5 ...
+    vocab: Final[tuple[tuple[str, int], ...]]
+    merges: Final[tuple[tuple[str, str], ...]]
+    normalizer: Final[Any]
+    pre_tokenizer: Final[Any]
+    post_processor: Final[Any]
+    decoder: Final[Any]
+    added_tokens: Final[tuple[AddedToken, ...]]
+    duplicate_vocab_keys: Final[tuple[str, ...]]  # JSON keys repeated inside model.vocab
+    byte_fallback: Final[bool]
+    special_ids: Final[Mapping[str, int]]  # GGUF bos/eos/unk/pad ids
+
+    def __init__(
+        self,
+        source: str,
+        model_type: str,
+        vocab: tuple[tuple[str, int], ...],
+        merges: tuple[tuple[str, str], ...] = (),
+        normalizer: Any = None,
+        pre_tokenizer: Any = None,
+        post_processor: Any = None,
+        decoder: Any = None,
+        added_tokens: tuple[AddedToken, ...] = (),
+        duplicate_vocab_keys: tuple[str, ...] = (),
+        byte_fallback: bool = False,
+        special_ids: Mapping[str, int] | None = None,
+    ) -> None:
+        self.source = source
+        self.model_type = model_type
+        self.vocab = vocab
+        self.merges = merges
+        self.normalizer = normalizer
+        self.pre_tokenizer = pre_tokenizer
+        self.post_processor = post_processor
+        self.decoder = decoder
+        self.added_tokens = added_tokens
+        self.duplicate_vocab_keys = duplicate_vocab_keys
+        self.byte_fallback = byte_fallback
+        self.special_ids = {} if special_ids is None else special_ids
 
     @property
     def byte_level(self) -> bool:

@@ -9,32 +9,47 @@ and the names the code binds itself (so a local variable called `io` is not mist
 
 from __future__ import annotations
 
-import ast
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
 from modelcert.limits import Limits
+from modelcert.records import Record
+
+if TYPE_CHECKING:  # imported when code is parsed (~1.5 ms): every zip scan loads this module
+    import ast
 
 
-@dataclass(frozen=True)
-class CodeRef:
+class CodeRef(Record):
     """One reference in the code: `kind` is "name" (a dotted load), "call", "import" or "attr"."""
 
-    kind: str
-    dotted: str
-    line: int
+    __slots__ = ("dotted", "kind", "line")
+    kind: Final[str]
+    dotted: Final[str]
+    line: Final[int]
+
+    def __init__(self, kind: str, dotted: str, line: int) -> None:
+        self.kind = kind
+        self.dotted = dotted
+        self.line = line
 
 
-@dataclass(frozen=True)
-class TorchScriptCode:
-    refs: tuple[CodeRef, ...]
-    bound_names: frozenset[str]  # assigned, parameters, loop targets, defined classes/functions
-    node_count: int
+class TorchScriptCode(Record):
+    __slots__ = ("bound_names", "node_count", "refs")
+    refs: Final[tuple[CodeRef, ...]]
+    bound_names: Final[frozenset[str]]  # assigned, parameters, loop targets, defined classes/functions
+    node_count: Final[int]
+
+    def __init__(self, refs: tuple[CodeRef, ...], bound_names: frozenset[str], node_count: int) -> None:
+        self.refs = refs
+        self.bound_names = bound_names
+        self.node_count = node_count
 
 
 def read_torchscript_code(blob: Blob, limits: Limits) -> TorchScriptCode:
     """Parse one code member; FormatError when it is not Python syntax (torch.jit.load would fail too)."""
+    import ast
+
     raw = blob.read_all(limits.max_text_bytes)
     try:
         text = raw.decode("utf-8")
@@ -50,6 +65,8 @@ def read_torchscript_code(blob: Blob, limits: Limits) -> TorchScriptCode:
 
 
 def _collect(tree: ast.AST, limits: Limits) -> TorchScriptCode:
+    import ast
+
     refs: list[CodeRef] = []
     bound: set[str] = set()
     inner: set[int] = set()  # nodes inside an attribute chain: the whole chain is reported once
@@ -91,6 +108,8 @@ def _collect(tree: ast.AST, limits: Limits) -> TorchScriptCode:
 
 def _getattr_target(call: ast.Call) -> str | None:
     """`getattr(torch, "save")` names `torch.save` as surely as the attribute does."""
+    import ast
+
     if not (isinstance(call.func, ast.Name) and call.func.id == "getattr" and len(call.args) >= 2):
         return None
     owner, attr = dotted_name(call.args[0]), call.args[1]
@@ -101,6 +120,8 @@ def _getattr_target(call: ast.Call) -> str | None:
 
 def dotted_name(node: ast.AST) -> str | None:
     """`a.b.c` for a chain of attributes on a name; None for anything else (calls, subscripts)."""
+    import ast
+
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)

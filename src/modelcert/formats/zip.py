@@ -14,7 +14,6 @@ The view is inert: names, offsets, sizes and a list of anomalies. Member bytes a
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
@@ -40,12 +39,15 @@ from modelcert.formats.zip_model import (
     ZipView,
 )
 from modelcert.limits import Limits
+from modelcert.records import MutableRecord
 
 __all__ = ["REFUSED_FLAGS", "ZipAnomaly", "ZipEntry", "ZipView", "decode_name", "read_zip"]
 
 
-@dataclass
-class _Directory:
+class _Directory(MutableRecord):
+    __slots__ = (
+        "cd_end", "cd_offset", "cd_size", "comment", "entries_total", "eocd_end", "eocd_offset", "zip64_span",
+    )  # fmt: skip
     entries_total: int
     cd_size: int
     cd_offset: int
@@ -53,15 +55,47 @@ class _Directory:
     eocd_offset: int
     eocd_end: int
     comment: bytes
-    zip64_span: tuple[int, int] | None = None
+    zip64_span: tuple[int, int] | None
+
+    def __init__(
+        self,
+        entries_total: int,
+        cd_size: int,
+        cd_offset: int,
+        cd_end: int,
+        eocd_offset: int,
+        eocd_end: int,
+        comment: bytes,
+        zip64_span: tuple[int, int] | None = None,
+    ) -> None:
+        self.entries_total = entries_total
+        self.cd_size = cd_size
+        self.cd_offset = cd_offset
+        self.cd_end = cd_end
+        self.eocd_offset = eocd_offset
+        self.eocd_end = eocd_end
+        self.comment = comment
+        self.zip64_span = zip64_span
 
 
-@dataclass
-class _Builder:
+class _Builder(MutableRecord):
+    __slots__ = ("anomalies", "blob", "error", "limits")
     blob: Blob
     limits: Limits
-    anomalies: list[ZipAnomaly] = field(default_factory=list)
-    error: FormatError | None = None
+    anomalies: list[ZipAnomaly]
+    error: FormatError | None
+
+    def __init__(
+        self,
+        blob: Blob,
+        limits: Limits,
+        anomalies: list[ZipAnomaly] | None = None,
+        error: FormatError | None = None,
+    ) -> None:
+        self.blob = blob
+        self.limits = limits
+        self.anomalies = [] if anomalies is None else anomalies
+        self.error = error
 
     def anomaly(self, kind: str, message: str, offset: int | None = None, member: str | None = None) -> None:
         if len(self.anomalies) < MAX_REPORTED_ANOMALIES:
@@ -206,7 +240,7 @@ def _read_central_directories(b: _Builder, d: _Directory) -> list[ZipEntry]:
 def _reindex(entry: ZipEntry, index: int) -> ZipEntry:
     if entry.index == index:
         return entry
-    return ZipEntry(**{**entry.__dict__, "index": index})
+    return entry.replace(index=index)
 
 
 def _read_central_directory(b: _Builder, d: _Directory, base: int) -> list[ZipEntry] | None:
@@ -311,16 +345,15 @@ def _with_local_header(b: _Builder, entry: ZipEntry) -> ZipEntry:
     off = entry.header_offset
     header = b.blob.read_at(off, LOCAL_LEN) if 0 <= off < b.blob.size else b""
     if len(header) < LOCAL_LEN or not header.startswith(LOCAL_SIG):
-        return _replace(entry, problem=f"no local file header at offset {off}")
+        return entry.replace(problem=f"no local file header at offset {off}")
     (_ver, l_flags, l_method, _t, _d, l_crc, l_csize, l_usize, n_len, e_len) = struct.unpack_from(
         "<HHHHHIIIHH", header, 4
     )
     local_name = decode_name(b.blob.read_at(off + LOCAL_LEN, n_len), l_flags)
     data_offset = off + LOCAL_LEN + n_len + e_len
-    entry = _replace(entry, local_name=local_name, local_flags=l_flags, data_offset=data_offset)
+    entry = entry.replace(local_name=local_name, local_flags=l_flags, data_offset=data_offset)
     if data_offset + entry.compressed_size > b.blob.size:
-        return _replace(
-            entry,
+        return entry.replace(
             problem=f"data ({entry.compressed_size} bytes at {data_offset}) runs past the end of the file",
         )
     disagreements = []
@@ -342,10 +375,6 @@ def _with_local_header(b: _Builder, entry: ZipEntry) -> ZipEntry:
             entry.name,
         )
     return entry
-
-
-def _replace(entry: ZipEntry, **changes: object) -> ZipEntry:
-    return ZipEntry(**{**entry.__dict__, **changes})
 
 
 def _walk_local_headers(b: _Builder) -> list[ZipEntry]:
@@ -372,7 +401,7 @@ def _walk_local_headers(b: _Builder) -> list[ZipEntry]:
             b.error = FormatError(f"{name}: size only in a data descriptor; cannot walk further", off)
             break
         if data_offset + csize > b.blob.size:
-            entries.append(_replace(entry, problem="data runs past the end of the file"))
+            entries.append(entry.replace(problem="data runs past the end of the file"))
             break
         entries.append(entry)
         off = data_offset + csize + descriptor_length(b.blob, entry)

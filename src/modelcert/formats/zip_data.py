@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Final
 
 from modelcert.errors import FormatError
 from modelcert.formats.blob import Blob
@@ -16,15 +16,21 @@ from modelcert.formats.decompress import (
 )
 from modelcert.formats.zip import ZipEntry
 from modelcert.limits import Limits
+from modelcert.records import Record
 
 
-@dataclass(frozen=True)
-class MemberData:
+class MemberData(Record):
     """A member's content and, when it was computed while reading, its actual CRC-32."""
 
-    blob: Blob
-    crc: int | None
-    compressed: bool
+    __slots__ = ("blob", "compressed", "crc")
+    blob: Final[Blob]
+    crc: Final[int | None]
+    compressed: Final[bool]
+
+    def __init__(self, blob: Blob, crc: int | None, compressed: bool) -> None:
+        self.blob = blob
+        self.crc = crc
+        self.compressed = compressed
 
 
 def method_supported(method: int) -> bool:
