@@ -42,7 +42,9 @@ def _why(report: ScanReport) -> str:
         {f"{f.check_id}:{f.verdict.value}" for f in report.all_findings() if f.verdict is not Verdict.CLEAN}
     )
     skipped = [f"{a.path}:skipped({a.format})" for a in report.files if a.verdict is Verdict.SKIPPED]
-    return " ".join(changing + skipped) or "no findings"
+    # An analyzer crash (MC903) is a bug to fix, not a verdict: show what it said.
+    crashes = [f"[{f.message}]" for f in report.all_findings() if f.check_id == "MC903"]
+    return " ".join(changing + skipped + crashes) or "no findings"
 
 
 def benign_problem(report: ScanReport, *, package: bool) -> str | None:

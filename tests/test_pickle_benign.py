@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import array
 import collections
 import datetime
 import decimal
 import fractions
 import io
+import ipaddress
 import pathlib
 import pickle
 import uuid
@@ -88,6 +90,12 @@ PLAIN_DATA: list[Any] = [
     argparse.Namespace(lr=0.1, name="run"),
     range(5),
     slice(1, 5, 2),
+    array.array("i", [1, 2, 3]),
+    array.array("d", [0.5]),
+    ipaddress.ip_address("10.0.0.1"),
+    ipaddress.ip_address("::1"),
+    ipaddress.ip_network("10.0.0.0/8"),
+    ipaddress.ip_interface("192.168.1.2/24"),
 ]
 
 

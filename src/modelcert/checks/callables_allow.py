@@ -64,6 +64,16 @@ _allow(
 _allow("exact decimal / rational number value type", "decimal.Decimal", "fractions.Fraction")
 _allow("UUID value type (an int with formatting)", "uuid.UUID", "uuid.SafeUUID")
 _allow(
+    "IP address / network value type: built from an int or a string, no lookup or I/O",
+    *(f"ipaddress.IPv{v}{kind}" for v in (4, 6) for kind in ("Address", "Network", "Interface")),
+)
+_allow(
+    "typed numeric array; pickles as array._array_reconstructor(cls, typecode, mformat, bytes): data "
+    "only, and the class argument is a separate global judged on its own",
+    "array.array",
+    "array._array_reconstructor",
+)
+_allow(
     "constructing a path object touches no file (methods that do are not allowlisted)",
     *(f"{m}.{c}" for m in ("pathlib", "pathlib._local") for c in (
         "Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath",
@@ -325,6 +335,43 @@ _allow(
     "pandas._libs.tslibs.timedeltas.Timedelta",
     "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
     "pandas._libs.tslibs.nattype.__nat_unpickle",
+)
+_allow(
+    "pandas >= 3 pickles its data structures through public names (constructors of containers, "
+    "indexes, extension arrays and dtypes; no reader, eval or query entry point is listed)",
+    *(f"pandas.{n}" for n in (
+        "DataFrame", "Series", "Index", "RangeIndex", "MultiIndex", "DatetimeIndex", "TimedeltaIndex",
+        "PeriodIndex", "IntervalIndex", "CategoricalIndex", "Categorical", "CategoricalDtype",
+        "DatetimeTZDtype", "PeriodDtype", "IntervalDtype", "SparseDtype", "StringDtype", "BooleanDtype",
+        "Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "UInt8Dtype", "UInt16Dtype", "UInt32Dtype",
+        "UInt64Dtype", "Float32Dtype", "Float64Dtype", "ArrowDtype", "Interval", "Period", "Timestamp",
+        "Timedelta", "DateOffset", "NA", "NaT",
+        "arrays.DatetimeArray", "arrays.TimedeltaArray", "arrays.PeriodArray", "arrays.IntervalArray",
+        "arrays.SparseArray", "arrays.StringArray", "arrays.BooleanArray", "arrays.IntegerArray",
+        "arrays.FloatingArray", "arrays.NumpyExtensionArray", "arrays.ArrowStringArray",
+        "arrays.ArrowExtensionArray",
+        "core.indexes.interval._new_IntervalIndex", "core.indexes.timedeltas._new_TimedeltaIndex",
+        "core.indexes.period._new_PeriodIndex", "core.arrays.string_.StringDtype",
+        "_libs.interval.__pyx_unpickle_IntervalMixin", "_libs.interval.Interval", "_libs.sparse.IntIndex",
+        "_libs.sparse.BlockIndex", "_libs.missing.NA", "_libs.tslibs.nattype._nat_unpickle",
+        "_libs.tslibs.period.Period",
+    )),
+    *(f"pandas._libs.tslibs.offsets.{n}" for n in (
+        "Day", "Hour", "Minute", "Second", "Milli", "Micro", "Nano", "BusinessDay", "BusinessHour",
+        "Week", "WeekOfMonth", "MonthEnd", "MonthBegin", "BusinessMonthEnd", "BusinessMonthBegin",
+        "SemiMonthEnd", "SemiMonthBegin", "QuarterEnd", "QuarterBegin", "BQuarterEnd", "BQuarterBegin",
+        "YearEnd", "YearBegin", "BYearEnd", "BYearBegin", "DateOffset", "Easter", "FY5253",
+    )),
+)  # fmt: skip
+_allow(
+    "calendar offset value type (what pandas.DateOffset pickles through)",
+    "dateutil.relativedelta.relativedelta",
+)
+_allow(
+    "time zone by IANA key (zoneinfo refuses keys that are paths); reads tz data, runs no code; "
+    "it pickles as getattr(ZoneInfo, '_unpickle')(key, from_cache)",
+    "zoneinfo.ZoneInfo",
+    "zoneinfo.ZoneInfo._unpickle",
 )
 
 # Allowlisted only as their own pickling builds them: `cls.__new__` (NEWOBJ, copyreg.__newobj__) then

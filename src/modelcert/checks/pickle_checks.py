@@ -34,6 +34,11 @@ class DangerousCallable(Check):
     chains (modelscan#331). Covered advisories include CVE-2025-1716, GHSA-655q-fx9r-782v,
     GHSA-9726-w42j-3qjr, GHSA-9m3x-qqw2-h32h, GHSA-vvpj-8cmc-gx39, CVE-2026-56304, CVE-2026-56315,
     modelscan#338 and fickling's UNSAFE_IMPORTS additions.
+
+    One shape of `getattr` is not reported by itself: `getattr(<allowlisted class>, '<literal>')`,
+    used for nothing but that fetch, is how Python pickles a class's method (a time-zone-aware
+    datetime pickles through `zoneinfo.ZoneInfo._unpickle`). It is judged as the dotted name it
+    reaches, and calling, BUILD-ing or handing on the fetched value is judged by what it resolves to.
     """
 
     id = "MC100"

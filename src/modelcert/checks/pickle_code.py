@@ -14,7 +14,7 @@ from modelcert.checks.base import AnalysisContext, AnalyzerSpec, Check
 from modelcert.checks.callables import ALLOWED, DANGEROUS, PRIVATE, Judgement, judge, judge_path
 from modelcert.checks.callables_allow import NEW_ONLY
 from modelcert.checks.pickle_nested import scan_nested
-from modelcert.checks.pickle_resolve import Resolver, global_path
+from modelcert.checks.pickle_resolve import Resolver, global_path, static_attribute_fetches
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.findings import Severity, Verdict
 from modelcert.formats.blob import Blob
@@ -189,10 +189,13 @@ class _Report(MutableRecord):
     def stream(self, view: StreamView) -> None:
         shadow = view.kind == "joblib-array-as-opcodes"
         prefix = "bytes joblib reads as array data, run by pickle.load, " if shadow else "pickle "
+        fetches = set() if shadow else static_attribute_fetches(view, self._allowed)
         for imported in view.globals:
             # Array bytes read as opcodes are mostly noise: keep only real names, and extension
             # codes only when something calls them.
             if isinstance(imported, Global):
+                if id(imported) in fetches:
+                    continue  # getattr(AllowedClass, 'name'): judged by what the fetched value does
                 if not shadow or _identifier_path(imported):
                     self.imported(imported, prefix)
             elif not shadow or imported.invoked:
@@ -215,6 +218,9 @@ class _Report(MutableRecord):
             )
         if not view.complete and view.end_kind != "limit":
             self.broken(view)
+
+    def _allowed(self, path: str) -> bool:
+        return judge_path(path, context=self.context).kind == ALLOWED
 
     def imported(self, value: Global, prefix: str) -> None:
         verdict = judge(value.module, value.name, context=self.context)

@@ -29,9 +29,11 @@ from modelcert.formats.pickle_values import (
     Seq,
     Value,
     bytes_of,
+    children,
     describe,
     text_of,
 )
+from modelcert.formats.pickle_view import StreamView
 from modelcert.records import Record
 
 MAX_DEPTH = 32
@@ -175,6 +177,59 @@ class Resolver:
     def _first(self, call: Call, depth: int) -> Reach | None:
         args = _args(call)
         return self.reach(args[0], depth + 1) if args else None
+
+
+MAX_FETCH_SCAN_NODES = 200_000
+
+
+def static_attribute_fetches(view: StreamView, allowed: Callable[[str], bool]) -> set[int]:
+    """ids of the `builtins.getattr` globals of `view` that are only a static attribute fetch.
+
+    Python pickles a class's method or member as `getattr(Class, 'name')` (zoneinfo.ZoneInfo pickles
+    through `ZoneInfo._unpickle`): that is a dotted import spelled as a call. It is harmless when the
+    class is an allowlisted global and the name a literal, and either the dotted path itself is
+    allowlisted or the name is public and the fetched value is then judged where it is used (calling
+    it, BUILD or a mutation on it are judged by what it resolves to). Any other use of the same
+    getattr global, a computed name or a non-global base keeps getattr reported as dangerous.
+    """
+    candidates = {
+        id(g) for g in view.globals if isinstance(g, Global) and global_path(g) == "builtins.getattr"
+    }
+    if not candidates:
+        return set()
+    static_calls = {id(c) for c in view.calls if id(c.func) in candidates and _is_static_fetch(c, allowed)}
+    roots: list[Value] = [*view.calls, *view.persids]
+    roots += [v for event in view.builds for v in (event.target, event.state)]
+    roots += [event.target for event in view.mutations]
+    if view.root is not None:
+        roots.append(view.root)
+    seen: set[int] = set()
+    todo = list(roots)
+    disqualified = {id(v) for v in roots if id(v) in candidates}  # a getattr that is itself a root
+    while todo:
+        value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if len(seen) > MAX_FETCH_SCAN_NODES:
+            return set()  # too large to prove: keep reporting
+        for index, child in enumerate(children(value)):
+            if id(child) in candidates and not (index == 0 and id(value) in static_calls):
+                disqualified.add(id(child))
+            todo.append(child)
+    return candidates - disqualified
+
+
+def _is_static_fetch(call: Call, allowed: Callable[[str], bool]) -> bool:
+    if call.kind != "reduce" or call.kwargs is not None or not isinstance(call.args, Seq):
+        return False
+    if len(call.args.items) != 2 or not isinstance(call.args.items[0], Global):
+        return False
+    name = text_of(call.args.items[1])
+    if not name or not name.isidentifier():
+        return False
+    base = global_path(call.args.items[0])
+    return allowed(f"{base}.{name}") or (allowed(base) and not name.startswith("_"))
 
 
 def _attr(base: Reach, name: str) -> Reach:
