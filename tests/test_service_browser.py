@@ -85,6 +85,7 @@ def _populate(server: ServerProcess, tmp_path: Path) -> str:
 
 def test_pages_in_headless_chromium(browser: object, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
     server = ServerProcess(tmp_path / "registry", TOKEN).start()
@@ -95,7 +96,8 @@ def test_pages_in_headless_chromium(browser: object, tmp_path: Path) -> None:
         search = driver.find_element(By.NAME, "q")  # type: ignore[attr-defined]
         search.send_keys("acme/widget")
         search.submit()
-        assert LINE in driver.find_element(By.TAG_NAME, "main").text  # type: ignore[attr-defined]
+        # submit() returns before the results page has loaded: wait for it (NoSuchElement is retried).
+        WebDriverWait(driver, 20).until(lambda d: LINE in d.find_element(By.TAG_NAME, "main").text)
 
         driver.get(f"{server.url}/models/{digest}")  # type: ignore[attr-defined]
         main = driver.find_element(By.TAG_NAME, "main").text  # type: ignore[attr-defined]
@@ -108,7 +110,9 @@ def test_pages_in_headless_chromium(browser: object, tmp_path: Path) -> None:
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
         driver.find_element(By.PARTIAL_LINK_TEXT, "#").click()  # type: ignore[attr-defined]  # log inclusion link
-        assert "Inclusion verified" in driver.find_element(By.ID, "inclusion").text  # type: ignore[attr-defined]
+        WebDriverWait(driver, 20).until(
+            lambda d: "Inclusion verified" in d.find_element(By.ID, "inclusion").text
+        )
 
         driver.get(server.url + "/log")  # type: ignore[attr-defined]
         checkpoint = driver.find_element(By.ID, "checkpoint").text  # type: ignore[attr-defined]
