@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from modelcert.behaviour.canonical import digest
+from modelcert.formats.pycode import parse_ast
 
 SEVERITIES = ("low", "medium", "high")
 BUILTIN_VERSION = 1
@@ -112,7 +113,7 @@ class BuiltinAnalyser:
 
     def analyse(self, source: str) -> list[CodeIssue] | None:
         try:
-            tree = ast.parse(source)
+            tree = parse_ast(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
         return list(_Visitor(tree).issues())
@@ -311,7 +312,7 @@ class BanditAnalyser:
 
     def analyse(self, source: str) -> list[CodeIssue] | None:
         try:
-            ast.parse(source)
+            parse_ast(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
         config = importlib.import_module("bandit.core.config")

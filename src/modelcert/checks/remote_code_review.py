@@ -16,7 +16,7 @@ from modelcert.checks.remote_code_flow import ModuleModel
 from modelcert.checks.remote_code_values import LOCAL
 from modelcert.findings import Confidence, Finding, Severity, Verdict
 from modelcert.formats.blob import BytesBlob
-from modelcert.formats.pycode import PythonSource
+from modelcert.formats.pycode import PythonSource, parse_ast
 from modelcert.records import MutableRecord, Record
 
 MAX_FINDINGS = 300
@@ -169,7 +169,7 @@ def preview(value: Any, limit: int = 160) -> str:
 def _looks_like_python(data: bytes) -> bool:
     """Decoded bytes that parse as Python with at least one statement beyond a bare constant."""
     try:
-        tree = ast.parse(data.decode("utf-8"))
+        tree = parse_ast(data.decode("utf-8"))
     except (SyntaxError, ValueError, UnicodeError, RecursionError, MemoryError):
         return False
     return any(not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in tree.body)

@@ -9,13 +9,13 @@ pickle stream: `np.load(..., allow_pickle=True)` unpickles it (CVE-2019-6446).
 
 from __future__ import annotations
 
-import ast
 import math
 import struct
 from typing import Any, Final, cast
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
+from modelcert.formats.pycode import parse_literal
 from modelcert.limits import Limits
 from modelcert.records import Record
 
@@ -108,7 +108,7 @@ def read_npy_header(blob: Blob, limits: Limits) -> NpyHeader:
 
 def _literal(text: str, offset: int) -> Any:
     try:
-        return ast.literal_eval(text)
+        return parse_literal(text)
     except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as exc:
         raise FormatError(f".npy header is not a Python literal: {type(exc).__name__}", offset) from exc
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 import warnings
-from typing import Final
+from typing import Any, Final
 
 from modelcert.errors import FormatError, LimitExceeded
 from modelcert.formats.blob import Blob
@@ -45,6 +46,30 @@ class PythonSource(Record):
         return self.tree.body
 
 
+_AST_LOCK = threading.Lock()
+
+
+def parse_ast(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
+    """`ast.parse`, one call at a time in the process, warnings about the parsed code silenced.
+
+    CPython 3.11's AST converter keeps its recursion depth in interpreter-wide state: two threads
+    parsing at once can fail with "SystemError: AST constructor recursion depth mismatch" (the
+    scanner analyses files on a thread pool). `warnings.catch_warnings` is not thread-safe either;
+    the same lock covers it. Raises what ast.parse raises.
+    """
+    with _AST_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escape sequences etc. in scanned code are not ours
+        return ast.parse(source, filename=filename, type_comments=False)
+
+
+def parse_literal(text: str) -> Any:
+    """`ast.literal_eval` of untrusted text, parsed under the same lock as `parse_ast`."""
+    with _AST_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = ast.parse(text.lstrip(" \t"), mode="eval")
+    return ast.literal_eval(tree)
+
+
 def parse_python(blob: Blob, limits: Limits) -> PythonSource:
     """Parse a Python file within `limits.max_text_bytes`; syntax errors become FormatError."""
     data = blob.read_all(limits.max_text_bytes)
@@ -54,9 +79,7 @@ def parse_python(blob: Blob, limits: Limits) -> PythonSource:
 def parse_python_bytes(data: bytes, name: str) -> PythonSource:
     """Parse Python source bytes; raises FormatError (bad syntax/encoding) or LimitExceeded (too complex)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our concern here
-            tree = ast.parse(data, filename=name, type_comments=False)
+        tree = parse_ast(data, name)
     except SyntaxError as exc:
         line = exc.lineno or 0
         raise FormatError(f"Python syntax error at line {line}: {exc.msg}", None) from None

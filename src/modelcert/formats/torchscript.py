@@ -48,7 +48,7 @@ class TorchScriptCode(Record):
 
 def read_torchscript_code(blob: Blob, limits: Limits) -> TorchScriptCode:
     """Parse one code member; FormatError when it is not Python syntax (torch.jit.load would fail too)."""
-    import ast
+    from modelcert.formats.pycode import parse_ast
 
     raw = blob.read_all(limits.max_text_bytes)
     try:
@@ -56,7 +56,7 @@ def read_torchscript_code(blob: Blob, limits: Limits) -> TorchScriptCode:
     except UnicodeDecodeError as exc:
         raise FormatError("TorchScript code is not UTF-8", exc.start) from exc
     try:
-        tree = ast.parse(text, filename=blob.name)
+        tree = parse_ast(text, blob.name)
     except SyntaxError as exc:
         raise FormatError(f"TorchScript code is not Python syntax: {exc.msg} (line {exc.lineno})") from exc
     except (ValueError, MemoryError, RecursionError) as exc:
