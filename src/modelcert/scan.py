@@ -324,6 +324,21 @@ def _run_analyzer(
         )
 
 
+def _run_package_check(check: PackageCheck, pctx: PackageContext) -> list[Finding]:
+    """One package-level check; its failure is a finding (fail closed), never a crashed scan."""
+    name = getattr(check, "__qualname__", repr(check))
+    where = Location(path=".")  # the package as a whole
+    try:
+        return list(check(pctx))
+    except RecursionError:
+        return [LimitHit.finding(f"package check {name}: nested beyond the recursion limit", where)]
+    except MemoryError:
+        return [LimitHit.finding(f"package check {name}: ran out of memory", where)]
+    except Exception as exc:  # an analyzer bug must not turn into a pass or a crash
+        message = f"package check {name} failed: {type(exc).__name__}: {str(exc)[:200]}"
+        return [InternalError.finding(message, where)]
+
+
 def _open_file(
     pf: PackageFile,
     digests: BackgroundDigests | None,
@@ -443,7 +458,7 @@ def _scan_package(
             pctx = PackageContext(package, view, reports, notes, limits)
             PACKAGE_CHECKS.extend(c for c in load_package_checks() if c not in PACKAGE_CHECKS)
             for check in PACKAGE_CHECKS:
-                package_findings.extend(check(pctx))
+                package_findings.extend(_run_package_check(check, pctx))
         # Only now wait for the digests: the package checks above ran while large files hashed.
         digests = {report.path: digest_of() for report, digest_of in analysed if digest_of is not None}
     reports = [

@@ -203,6 +203,7 @@ class TemplateReader:
         self.tree = tree
         self.folder = ConstantFolder(tree)
         self.macros = {n.name: n for n in iter_nodes(tree) if isinstance(n, nodes.Macro)}
+        self._expanding: set[str] = set()  # macros being expanded now: recursive macros stop here
         self.emitted_names = self._emitted_names()
         self.taint: dict[str, int] = {}
         self._solve_taint()
@@ -335,7 +336,13 @@ class TemplateReader:
                 return  # aborts rendering: never reaches the model
             macro = self.macros.get(expr.node.name)
             if macro is not None:
-                yield from self.body_literals(macro.body, set())
+                if macro.name in self._expanding:
+                    return  # a recursive macro (type-mapping helpers in tool templates) adds nothing new
+                self._expanding.add(macro.name)
+                try:
+                    yield from self.body_literals(macro.body, set())
+                finally:
+                    self._expanding.discard(macro.name)
                 return
         if isinstance(expr, nodes.Test | nodes.Compare | nodes.Not | nodes.And | nodes.Or):
             return  # conditions produce booleans, not text
