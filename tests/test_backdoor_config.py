@@ -113,3 +113,18 @@ def test_shape_problems_report_missing_layers() -> None:
     shapes = {"embed_tokens.weight": (10, 4), "layers.0.mlp.up_proj.weight": (8, 4)}
     problems = C.shape_problems({"hidden_size": 4, "num_hidden_layers": 3, "vocab_size": 10}, shapes, None)
     assert problems == ["layers [1, 2] have no weights (initialized randomly on load)"]
+
+
+def test_position_and_token_type_embeddings_are_not_the_token_embedding() -> None:
+    """BERT-family names: `embeddings.position_embeddings.weight` ends with "embeddings.weight" as a
+    string, not as a dotted name; taking it for the token embedding flagged every BERT checkpoint."""
+    shapes = {
+        "embeddings.position_embeddings.weight": (512, 32),
+        "embeddings.token_type_embeddings.weight": (2, 32),
+        "embeddings.word_embeddings.weight": (305, 32),
+        "encoder.layer.0.attention.self.query.weight": (32, 32),
+    }
+    config = {"model_type": "bert", "vocab_size": 305, "hidden_size": 32, "num_hidden_layers": 1}
+    assert C.shape_problems(config, shapes, None) == []
+    config["vocab_size"] = 300
+    assert C.shape_problems(config, shapes, None) == ["embedding has 305 rows but vocab_size is 300"]

@@ -25,7 +25,7 @@ from modelcert.errors import FormatError
 from modelcert.findings import Confidence, Finding, Location, Severity, Verdict
 from modelcert.formats.safetensors import read_safetensors
 from modelcert.formats.tokenizer import TokenizerView
-from modelcert.lineage.names import EMBEDDING_NAMES, canonical_name, layer_of, weight_files
+from modelcert.lineage.names import canonical_name, is_token_embedding, layer_of, weight_files
 
 LOGIT_KEYS = (
     "sequence_bias",
@@ -286,7 +286,7 @@ def shape_problems(
     hidden = _first_int(config, HIDDEN_KEYS)
     layers = _first_int(config, LAYER_KEYS)
     vocab = _first_int(config, VOCAB_KEYS)
-    embedding = next((s for n, s in shapes.items() if n.endswith(EMBEDDING_NAMES) and len(s) == 2), None)
+    embedding = next((s for n, s in shapes.items() if is_token_embedding(n) and len(s) == 2), None)
     if embedding is not None:
         if vocab is not None and embedding[0] != vocab:
             problems.append(f"embedding has {embedding[0]} rows but vocab_size is {vocab}")

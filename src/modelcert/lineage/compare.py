@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from modelcert.lineage.names import EMBEDDING_NAMES, HEAD_NAMES, canonical_name, layer_of
+from modelcert.lineage.names import HEAD_NAMES, canonical_name, is_token_embedding, layer_of, named_like
 from modelcert.lineage.tensors import DEFAULT_CHUNK_BYTES, StoredTensor, TensorStore, coarser, round_to
 
 SKETCH_RANK = 16
@@ -60,7 +60,7 @@ class TensorDiff:
 
     @property
     def is_embedding(self) -> bool:
-        return self.name.endswith(EMBEDDING_NAMES) or self.name.endswith(HEAD_NAMES)
+        return is_token_embedding(self.name) or named_like(self.name, HEAD_NAMES)
 
 
 @dataclass

@@ -24,6 +24,16 @@ EMBEDDING_NAMES = (
     "token_embd.weight",
 )
 HEAD_NAMES = ("lm_head.weight", "output.weight", "embed_out.weight")
+
+
+def named_like(name: str, suffixes: tuple[str, ...]) -> bool:
+    """`name` is one of `suffixes` or ends with one at a dotted boundary: `bert.embeddings.weight`
+    matches "embeddings.weight", `bert.embeddings.position_embeddings.weight` does not."""
+    return any(name == s or name.endswith("." + s) for s in suffixes)
+
+
+def is_token_embedding(name: str) -> bool:
+    return named_like(name, EMBEDDING_NAMES)
 LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|h|layer|blocks|block|decoder\.layers|encoder\.layers)\.(\d+)\.")
 _STRIP_PREFIXES = ("base_model.model.", "model.", "transformer.", "gpt_neox.", "language_model.")
 
