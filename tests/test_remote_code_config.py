@@ -316,3 +316,17 @@ def test_unclaimed_files_get_specific_skip_reasons(tmp_path: Path) -> None:
 def test_pickle_named_like_onnx_data_is_still_read_as_pickle(tmp_path: Path) -> None:
     (tmp_path / "model.onnx.data").write_bytes(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.")
     assert _file(_scan(tmp_path), "model.onnx.data").format == "pickle"
+
+
+@pytest.mark.parametrize("name", ["processor_chat_template.json", "video_preprocessor.json", "extra.json"])
+def test_a_chat_template_is_checked_in_any_json_file(tmp_path: Path, name: str) -> None:
+    """Loaders keep adding places a template is read from (processors, video preprocessors): the
+    SSTI check follows the `chat_template` key, not a list of file names."""
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    evil = "{{ cycler.__init__.__globals__.os.popen('id').read() }}"
+    (folder / name).write_text(json.dumps({"chat_template": evil}))
+    (folder / "benign.json").write_text(json.dumps({"chat_template": "{{ messages[0].content }}"}))
+    report = _scan(folder)
+    assert _file(report, name).verdict is Verdict.UNSAFE
+    assert _file(report, "benign.json").verdict is Verdict.CLEAN

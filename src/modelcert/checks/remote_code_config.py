@@ -214,11 +214,9 @@ def review_json(doc: JsonDocument, ctx: AnalysisContext) -> None:
     root = doc.root
     if isinstance(root, dict) and "weight_map" in root:
         _shard_index(root["weight_map"], ctx)
-    if (
-        isinstance(root, dict)
-        and "chat_template" in root
-        and (basename == "chat_template.json" or "config" in basename)
-    ):
+    if isinstance(root, dict) and "chat_template" in root:
+        # tokenizer_config.json, chat_template.json, processor / preprocessor configs, and whatever
+        # name a future loader reads: a template is checked wherever a JSON file carries one.
         _chat_templates(root["chat_template"], basename, ctx)
     if basename == "adapter_config.json" and isinstance(root, dict):
         base = root.get("base_model_name_or_path")
