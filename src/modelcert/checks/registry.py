@@ -26,6 +26,7 @@ MODULES = (
     "modelcert.checks.keras",
     "modelcert.checks.savedmodel",
     "modelcert.checks.remote_code",
+    "modelcert.checks.yaml_config",
     "modelcert.checks.known_bad",
     *(
         "modelcert.checks.backdoor_template",
@@ -73,6 +74,7 @@ FORMAT_MODULES: dict[str, str] = {
     "json": "modelcert.checks.remote_code",
     "python": "modelcert.checks.remote_code",
     "pyc": "modelcert.checks.remote_code",
+    "yaml": "modelcert.checks.yaml_config",
 }
 
 

@@ -52,6 +52,8 @@ EXTENSION_HINTS: dict[str, str] = {
     ".j2": "jinja",
     ".py": "python",
     ".pyc": "pyc",
+    ".yaml": "yaml",
+    ".yml": "yaml",
 }
 
 # Extensions that torch.load / pickle.load / joblib.load are pointed at in practice: content we cannot
@@ -108,6 +110,8 @@ def hint_for(name: str) -> str | None:
         return "tf-savedmodel"
     if base.endswith((".jinja", ".jinja2", ".j2")) or base == "chat_template.json":
         return "jinja" if not base.endswith(".json") else "json"
+    if base == "mlmodel":
+        return "yaml"  # MLflow's model descriptor
     return EXTENSION_HINTS.get(extension_of(name))
 
 
@@ -166,7 +170,7 @@ def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
     if found is None:
         if hint in {"onnx", "tf-savedmodel", "protobuf"}:
             found = hint if hint != "protobuf" else "protobuf"
-        elif hint == "python" or (hint == "jinja" and _is_text(head)):
+        elif hint == "python" or (hint in {"jinja", "yaml"} and _is_text(head)):
             found = hint  # a .py that is not UTF-8 still imports (coding cookie): parse it, fail closed
         elif name.lower().endswith((".onnx.data", ".onnx_data")):
             found = "tensor-data"  # ONNX external data: raw tensor bytes, checked through the graph
