@@ -27,6 +27,7 @@ MODULES = (
     "modelcert.checks.savedmodel",
     "modelcert.checks.remote_code",
     "modelcert.checks.yaml_config",
+    "modelcert.checks.native_code",
     "modelcert.checks.known_bad",
     *(
         "modelcert.checks.backdoor_template",
@@ -75,6 +76,7 @@ FORMAT_MODULES: dict[str, str] = {
     "python": "modelcert.checks.remote_code",
     "pyc": "modelcert.checks.remote_code",
     "yaml": "modelcert.checks.yaml_config",
+    "executable": "modelcert.checks.native_code",
 }
 
 

@@ -152,6 +152,8 @@ def sniff(head: bytes, tail: bytes, size: int) -> str | None:
         head[:4] == b"RIFF" and head[8:12] == b"WEBP"
     ):
         return "image"
+    if native_executable_kind(head) is not None:
+        return "executable"
     if _looks_like_safetensors(head, size):
         return "safetensors"
     if _looks_like_pickle_v0(head, size):
@@ -159,6 +161,32 @@ def sniff(head: bytes, tail: bytes, size: int) -> str | None:
     if _looks_like_json(head):
         return "json"
     return None
+
+
+_MACHO_MAGICS = {
+    b"\xfe\xed\xfa\xce": "Mach-O 32-bit",
+    b"\xfe\xed\xfa\xcf": "Mach-O 64-bit",
+    b"\xce\xfa\xed\xfe": "Mach-O 32-bit",
+    b"\xcf\xfa\xed\xfe": "Mach-O 64-bit",
+}
+_ELF_TYPES = {1: "relocatable object", 2: "executable", 3: "shared library or PIE executable", 4: "core dump"}
+
+
+def native_executable_kind(head: bytes) -> str | None:
+    """"ELF shared library …", "PE DLL", "Mach-O 64-bit" … when `head` starts a native binary, else None.
+
+    Only structural signatures count: ELF's magic with a valid class, PE's "MZ" stub pointing at a
+    "PE\\0\\0" header inside the head, Mach-O's magics (not the fat/Java-class 0xCAFEBABE).
+    """
+    if head[:4] == b"\x7fELF" and len(head) >= 18 and head[4] in (1, 2) and head[5] in (1, 2):
+        e_type = int.from_bytes(head[16:18], "little" if head[5] == 1 else "big")
+        return f"ELF {_ELF_TYPES.get(e_type, 'file')}"
+    if head[:2] == b"MZ" and len(head) >= 0x40:
+        pe = int.from_bytes(head[0x3C:0x40], "little")
+        if 0x40 <= pe <= len(head) - 24 and head[pe : pe + 4] == b"PE\x00\x00":
+            characteristics = int.from_bytes(head[pe + 22 : pe + 24], "little")
+            return "PE DLL" if characteristics & 0x2000 else "PE executable"
+    return _MACHO_MAGICS.get(head[:4])
 
 
 def detect(head: bytes, tail: bytes, size: int, name: str) -> Detection:
