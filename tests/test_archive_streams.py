@@ -31,7 +31,9 @@ from modelcert.checks.archive_streams import inner_name
 from modelcert.errors import FormatError
 from modelcert.findings import Verdict
 from modelcert.formats.archive import TarReader
+from modelcert.formats.blob import BytesBlob
 from modelcert.limits import DEFAULT_LIMITS, Limits
+from modelcert.scan import scan_blob
 
 
 def assert_payload(report, path: str) -> None:  # type: ignore[no-untyped-def]
@@ -292,3 +294,15 @@ def test_mutated_compressed_streams_scan_without_crashing(noise: bytes, codec: s
         data[(i * 97 + byte) % len(data)] = byte
     report = scan_bytes(bytes(data), f"x.{codec}")
     assert "MC903" not in check_ids(report), [f.message for f in report.all_findings()]
+
+
+def test_corrupt_lz4_frame_is_unparseable_not_an_analyzer_crash() -> None:
+    """lz4.frame raises RuntimeError on a damaged block (found by mutation fuzzing): it is a format
+    error of the input (MC901), not a bug of ours (MC903)."""
+    lz4_frame = pytest.importorskip("lz4.frame")
+    data = bytearray(lz4_frame.compress(b"model weights " * 2000))
+    data[30] ^= 0xFF
+    data[40] ^= 0x55
+    report = scan_blob(BytesBlob(bytes(data), "weights.lz4"), "weights.lz4")
+    ids = {f.check_id for f in report.all_findings()}
+    assert "MC903" not in ids and "MC901" in ids

@@ -107,7 +107,10 @@ class _Lz4Decoder:
         return bool(self._obj.needs_input)
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
-        return bytes(self._obj.decompress(data, max_length=max_length))
+        try:
+            return bytes(self._obj.decompress(data, max_length=max_length))
+        except RuntimeError as exc:  # lz4.frame reports corrupt frames as RuntimeError
+            raise ValueError(f"lz4: {exc}") from exc
 
 
 def _bz2() -> _Decoder:
