@@ -437,10 +437,13 @@ def _scan_package(
         if workers > 1 and len(package.files) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            pool = stack.enter_context(ThreadPoolExecutor(workers, "modelcert-scan"))
-            analysed = list(
-                pool.map(lambda pf: _analyse_file(pf, engine, notes, lock, observer, hashing), package.files)
-            )
+            # Shut down before the package checks: the template renderer forks, and a fork is safest
+            # with as few threads alive as possible.
+            def analyse(pf: PackageFile) -> _Analysed:
+                return _analyse_file(pf, engine, notes, lock, observer, hashing)
+
+            with ThreadPoolExecutor(workers, "modelcert-scan") as pool:
+                analysed = list(pool.map(analyse, package.files))
         else:
             analysed = [_analyse_file(pf, engine, notes, lock, observer, hashing) for pf in package.files]
         reports = [report for report, _ in analysed]
