@@ -38,6 +38,7 @@ from builders import hf as H
 from builders import pickles as P
 from builders import templates as T
 from builders import weights as W
+from builders.corpus_configs import benign_yaml, native_samples, yaml_samples
 
 CANARY = P.CANARY_MODULE
 CMD = P.HARMLESS_COMMAND
@@ -1511,6 +1512,8 @@ _MALICIOUS = (
     _onnx_samples,
     _keras_samples,
     _savedmodel_samples,
+    yaml_samples,
+    native_samples,
 )
 _BENIGN = (
     _benign_pickles,
@@ -1519,6 +1522,7 @@ _BENIGN = (
     _benign_templates_and_hf,
     _benign_graphs,
     _benign_archives,
+    benign_yaml,
 )
 
 
