@@ -45,7 +45,7 @@ class TokenizerView(Record):
     """What a tokenizer maps; `vocab` keeps file order and duplicates (string, id)."""
 
     __slots__ = (
-        "added_tokens", "byte_fallback", "decoder", "duplicate_vocab_keys", "merges", "model_type",
+        "_by_id", "added_tokens", "byte_fallback", "decoder", "duplicate_vocab_keys", "merges", "model_type",
         "normalizer", "post_processor", "pre_tokenizer", "source", "special_ids", "vocab",
     )  # fmt: skip
     source: Final[str]  # "tokenizer.json" or "gguf"
@@ -88,18 +88,24 @@ class TokenizerView(Record):
         self.duplicate_vocab_keys = duplicate_vocab_keys
         self.byte_fallback = byte_fallback
         self.special_ids = {} if special_ids is None else special_ids
+        self._by_id: dict[int, list[str]] | None = None  # not a field: a cache of id_to_tokens()
 
     @property
     def byte_level(self) -> bool:
         """True for GPT-2 style byte-level BPE (tokens spelled with the byte→unicode alphabet)."""
         return _mentions_type(self.pre_tokenizer, "ByteLevel") or self.model_type == "gpt2"
 
-    def id_to_tokens(self) -> dict[int, list[str]]:
-        """Every id and the strings that map to it (more than one = not a bijection)."""
-        out: dict[int, list[str]] = {}
-        for token, idx in self.vocab:
-            out.setdefault(idx, []).append(token)
-        return out
+    def id_to_tokens(self) -> Mapping[int, list[str]]:
+        """Every id and the strings that map to it (more than one = not a bijection).
+
+        Built once per view (150k-token vocabularies are asked many times); callers only read it.
+        """
+        if self._by_id is None:
+            out: dict[int, list[str]] = {}
+            for token, idx in self.vocab:
+                out.setdefault(idx, []).append(token)
+            self._by_id = out
+        return self._by_id
 
     def token_to_id(self) -> dict[str, int]:
         """String → id as a loader resolves it (the last duplicate wins, like Python's json)."""
