@@ -115,8 +115,9 @@ class _Child:
 
 def _fork(group: list[Path]) -> _Child | None:
     # fork() with other threads alive can deadlock the child (locks held mid-operation): only fork
-    # a single-threaded process, as the CLI is when a scan starts.
-    if not hasattr(os, "fork") or threading.active_count() != 1:
+    # a single-threaded process, as the CLI is when a scan starts. Linux only: macOS system
+    # frameworks are not fork-safe (Python's own multiprocessing spawns there).
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
         return None
     read_fd, write_fd = os.pipe()
     try:
