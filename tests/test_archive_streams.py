@@ -278,9 +278,11 @@ def test_mutated_tars_iterate_or_raise_format_error(data: st.DataObject) -> None
         raw[pos] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(raw)))
     try:
-        for _member, stream in TarReader(io.BytesIO(bytes(raw[:cut])), DEFAULT_LIMITS):
+        for member, stream in TarReader(io.BytesIO(bytes(raw[:cut])), DEFAULT_LIMITS):
+            assert isinstance(member.name, str)
             if stream is not None:
-                stream.read(1 << 16)
+                chunk = stream.read(1 << 16)
+                assert isinstance(chunk, bytes) and len(chunk) <= 1 << 16
     except FormatError:
         pass
 

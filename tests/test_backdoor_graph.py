@@ -124,4 +124,5 @@ def test_mutated_onnx_gives_a_graph_or_format_error(data: st.DataObject) -> None
         graph = read_dataflow(BytesBlob(bytes(raw), "m.onnx"), DEFAULT_LIMITS)
     except FormatError:
         return
-    list(G.graph_findings(G.taint_graph(graph), Location(path="m.onnx"), None))
+    findings = list(G.graph_findings(G.taint_graph(graph), Location(path="m.onnx"), None))
+    assert all(f.check_id.startswith("MC5") for f in findings)

@@ -209,5 +209,5 @@ def test_arbitrary_template_text_never_crashes(text: str) -> None:
 def test_tokenizer_config_json_is_valid_for_the_fixtures() -> None:
     # Guards the fixtures themselves: every planted template is valid Jinja a loader would accept.
     for source, _check, _trigger in PLANTED_TEMPLATES.values():
-        parse_template(source, DEFAULT_LIMITS)
-        json.dumps({"chat_template": source})
+        assert parse_template(source, DEFAULT_LIMITS).body
+        assert json.loads(json.dumps({"chat_template": source}))["chat_template"] == source

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from modelcert.behaviour.canonical import NotCanonical, canonical_json
 from modelcert.behaviour.datasets import (
+    Bank,
     BankItem,
     commitment,
     load_bank,
@@ -193,9 +194,10 @@ def test_canonical_json_refuses_floats() -> None:
 @given(st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
 def test_arbitrary_bank_bytes_give_a_bank_or_a_document_error(data: bytes) -> None:
     try:
-        load_bank(data, "fuzz")
+        bank = load_bank(data, "fuzz")
     except DocumentError:
-        pass
+        return
+    assert isinstance(bank, Bank)
 
 
 @pytest.mark.property

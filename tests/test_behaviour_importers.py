@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modelcert.behaviour.importers.common import ImportedRun
 from modelcert.behaviour.importers.garak import import_garak
 from modelcert.behaviour.importers.inspect_log import import_inspect
 from modelcert.policy.fields import DocumentError
@@ -225,9 +226,10 @@ def test_inspect_eval_zip_is_read_like_the_json_log() -> None:
 def test_arbitrary_logs_give_a_run_or_a_document_error(data: bytes) -> None:
     for importer in (lambda d: import_garak(d, KEY, ["x"]), lambda d: import_inspect(d, KEY)):
         try:
-            importer(data)
+            run = importer(data)
         except DocumentError:
-            pass
+            continue
+        assert isinstance(run, ImportedRun)
 
 
 @pytest.mark.property

@@ -139,4 +139,4 @@ def test_mutated_packs_parse_or_raise_document_errors(position: int, junk: bytes
     except DocumentError:
         return
     for profile in pack.profiles:
-        pack.profile_checks(profile)
+        assert isinstance(pack.profile_checks(profile), dict)
