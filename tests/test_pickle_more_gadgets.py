@@ -11,25 +11,24 @@ import pytest
 from builders import pickles as P
 from modelcert.findings import Verdict
 
+G = P.op_global  # import module.name (STACK_GLOBAL at protocol 4)
 
-def _sg(module: str, name: str) -> bytes:
-    return P.op_str(module) + P.op_str(name) + b"\x93"
 
 
 def _call(module: str, name: str, *args: str) -> bytes:
-    return _sg(module, name) + b"(" + b"".join(P.op_str(a) for a in args) + b"tR"
+    return P.reduce_call(module, name, args, proto=4)
 
 
 GADGETS = {
     "operator.methodcaller on a module": (
-        _sg("operator", "methodcaller") + P.op_str("system") + P.op_str("echo hi") + b"\x86R"
-        + _sg("os", "path") + b"\x85R"
+        G("operator", "methodcaller") + P.op_str("system") + P.op_str("echo hi") + b"\x86R"
+        + G("os", "path") + b"\x85R"
     ),
     "timeit.timeit runs a statement": _call("timeit", "timeit", "print(1)"),
     "cProfile.run runs a statement": _call("cProfile", "run", "print(1)"),
     "pdb.run": _call("pdb", "run", "print(1)"),
     "pty.spawn": _call("pty", "spawn", "/bin/true"),
-    "_posixsubprocess.fork_exec": _sg("_posixsubprocess", "fork_exec") + b")R",
+    "_posixsubprocess.fork_exec": G("_posixsubprocess", "fork_exec") + b")R",
     "asyncio subprocess": _call("asyncio", "create_subprocess_shell", "echo hi"),
     "webbrowser.open": _call("webbrowser", "open", "http://example.invalid"),
     "runpy.run_path": _call("runpy", "run_path", "/tmp/never.py"),
@@ -37,19 +36,19 @@ GADGETS = {
     "torch.ops.load_library loads native code": _call("torch.ops", "load_library", "/tmp/never.so"),
     "ctypes.CDLL": _call("ctypes", "CDLL", "libc.so.6"),
     "yaml.unsafe_load": _call("yaml", "unsafe_load", "!!python/object/apply:os.system ['echo hi']"),
-    "pip.main installs": _sg("pip", "main") + b"]" + P.op_str("install") + b"a\x85R",
+    "pip.main installs": G("pip", "main") + b"]" + P.op_str("install") + b"a\x85R",
     "shutil.rmtree": _call("shutil", "rmtree", "/tmp/never"),
     "operator.call of os.system": (
-        _sg("operator", "call") + _sg("os", "system") + P.op_str("echo hi") + b"\x86R"
+        G("operator", "call") + G("os", "system") + P.op_str("echo hi") + b"\x86R"
     ),
     "functools.reduce with os.system": (
-        _sg("functools", "reduce") + _sg("os", "system") + P.op_str("echo hi") + b"\x85\x86R"
+        G("functools", "reduce") + G("os", "system") + P.op_str("echo hi") + b"\x85\x86R"
     ),
     "copyreg._reconstructor of Popen": (
-        _sg("copyreg", "_reconstructor") + _sg("subprocess", "Popen") + _sg("builtins", "object") + b"N\x87R"
+        G("copyreg", "_reconstructor") + G("subprocess", "Popen") + G("builtins", "object") + b"N\x87R"
     ),
-    "marshal.loads of code": _sg("marshal", "loads") + P.op_bytes(b"\xe3") + b"\x85R",
-    "types.FunctionType": _sg("types", "FunctionType") + b")R",
+    "marshal.loads of code": G("marshal", "loads") + P.op_bytes(b"\xe3") + b"\x85R",
+    "types.FunctionType": G("types", "FunctionType") + b")R",
     "importlib SourceFileLoader": _call("importlib.machinery", "SourceFileLoader", "x", "/tmp/never.py"),
     "numpy.load of a path": _call("numpy", "load", "/tmp/never.npy"),
 }

@@ -18,13 +18,12 @@ from builders import pickles as P
 from modelcert.checks.callables import ALLOWED, judge_path
 from modelcert.findings import Verdict
 
+G = P.op_global  # import module.name (STACK_GLOBAL at protocol 4)
 
-def _sg(module: str, name: str) -> bytes:
-    return P.op_str(module) + P.op_str(name) + b"\x93"
 
 
 def _fetch(module: str, cls: str, name: str) -> bytes:
-    return _sg("builtins", "getattr") + _sg(module, cls) + P.op_str(name) + b"\x86R"
+    return G("builtins", "getattr") + G(module, cls) + P.op_str(name) + b"\x86R"
 
 
 def _verdict(body: bytes) -> Verdict:
@@ -43,31 +42,31 @@ def test_a_fetched_public_value_that_is_never_used_is_clean() -> None:
     assert _verdict(_fetch("argparse", "Namespace", "x")) is Verdict.CLEAN
 
 
-_OBJECT = _sg("builtins", "object")
+_OBJECT = G("builtins", "object")
 _WRITE = _fetch("pathlib", "PosixPath", "write_text")
-_PATH = _sg("pathlib", "PosixPath") + P.op_str("/tmp/mc-never") + b"\x85R"
-_IMPORT_OS = _sg("builtins", "__import__") + P.op_str("os") + b"\x85R"
-_REUSED = _sg("builtins", "getattr") + b"\x94" + _sg("argparse", "Namespace") + P.op_str("x") + b"\x86R0"
-_GLOBALS = _sg("builtins", "globals") + b")R"
+_PATH = G("pathlib", "PosixPath") + P.op_str("/tmp/mc-never") + b"\x85R"
+_IMPORT_OS = G("builtins", "__import__") + P.op_str("os") + b"\x85R"
+_REUSED = G("builtins", "getattr") + b"\x94" + G("argparse", "Namespace") + P.op_str("x") + b"\x86R0"
+_GLOBALS = G("builtins", "globals") + b")R"
 _SET_CLASS = b"}" + P.op_str("__class__") + P.op_str("y") + b"sb"
 
 STILL_REPORTED = {
     "calling a fetched method that writes a file": _WRITE + _PATH + P.op_str("data") + b"\x86R",
     "a fetched method as a defaultdict factory": (
-        _sg("collections", "defaultdict") + _fetch("pathlib", "Path", "unlink") + b"\x85R"
+        G("collections", "defaultdict") + _fetch("pathlib", "Path", "unlink") + b"\x85R"
     ),
     "a fetched attribute as copyreg's class": (
-        _sg("copyreg", "_reconstructor") + _fetch("pathlib", "Path", "home") + _OBJECT + b"N\x87R"
+        G("copyreg", "_reconstructor") + _fetch("pathlib", "Path", "home") + _OBJECT + b"N\x87R"
     ),
     "BUILD swapping the class of a fetched value": _fetch("argparse", "Namespace", "x") + _SET_CLASS,
     "a private name fetched": _fetch("collections", "OrderedDict", "__init__") + b")R",
     "a base that is not allowlisted": _fetch("os", "path", "join"),
-    "a computed base": _sg("builtins", "getattr") + _IMPORT_OS + P.op_str("system") + b"\x86R",
+    "a computed base": G("builtins", "getattr") + _IMPORT_OS + P.op_str("system") + b"\x86R",
     "the same getattr reused for a computed fetch": (
         _REUSED + b"h\x00" + _GLOBALS + P.op_str("exec") + b"\x86R"
     ),
     "getattr handed around as a value": (
-        _sg("collections", "defaultdict") + _sg("builtins", "getattr") + b"\x85R"
+        G("collections", "defaultdict") + G("builtins", "getattr") + b"\x85R"
     ),
 }
 

@@ -13,7 +13,6 @@ in threads of this process: a correct digest always comes back.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import signal
 import sys
@@ -151,15 +150,9 @@ def _fork(group: list[Path]) -> _Child | None:
 
 def _hash_into(fd: int, group: list[Path]) -> None:
     """The forked child's work; the same lines as `_CHILD_CODE` prints."""
-    buffer = bytearray(CHILD_CHUNK_BYTES)
-    view = memoryview(buffer)
     for index, path in enumerate(group):
         try:
-            h = hashlib.sha256()
-            with open(path, "rb", buffering=0) as fh:
-                while n := fh.readinto(buffer):
-                    h.update(view[:n])
-            line = f"{index} {h.hexdigest()}\n"
+            line = f"{index} {file_sha256(path, CHILD_CHUNK_BYTES).hex()}\n"
         except OSError as exc:
             line = f"{index} ! {exc.errno or 0}\n"
         os.write(fd, line.encode("ascii"))

@@ -18,6 +18,7 @@ from modelcert.findings import Confidence, Severity, Verdict
 from modelcert.formats.blob import Blob
 
 PYTHON_TAG = "tag:yaml.org,2002:python/"
+MAX_FINDINGS = 20  # per file; the rest are counted, not listed
 # Tags that make an unsafe loader import a name or call something; the rest of python/* (tuple,
 # complex, bytes, long …) build plain data.
 CODE_TAGS = {
@@ -82,8 +83,6 @@ def analyze_yaml(blob: Blob, ctx: AnalysisContext) -> None:
     except yaml.YAMLError as exc:
         ctx.add(YamlNotParsed.finding(f"not parseable as YAML: {str(exc)[:160]}", ctx.location))
 
-
-MAX_FINDINGS = 20
 
 
 def _tagged_nodes(root: Any, budget: list[int]) -> list[tuple[Any, str]]:

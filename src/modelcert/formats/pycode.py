@@ -57,17 +57,20 @@ def parse_ast(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
     scanner analyses files on a thread pool). `warnings.catch_warnings` is not thread-safe either;
     the same lock covers it. Raises what ast.parse raises.
     """
-    with _AST_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # invalid escape sequences etc. in scanned code are not ours
-        return ast.parse(source, filename=filename, type_comments=False)
+    tree = _parse_locked(source, filename, "exec")
+    assert isinstance(tree, ast.Module)
+    return tree
 
 
 def parse_literal(text: str) -> Any:
     """`ast.literal_eval` of untrusted text, parsed under the same lock as `parse_ast`."""
+    return ast.literal_eval(_parse_locked(text.lstrip(" \t"), "<literal>", "eval"))
+
+
+def _parse_locked(source: str | bytes, filename: str, mode: str) -> ast.AST:
     with _AST_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tree = ast.parse(text.lstrip(" \t"), mode="eval")
-    return ast.literal_eval(tree)
+        warnings.simplefilter("ignore")  # invalid escape sequences etc. in scanned code are not ours
+        return ast.parse(source, filename=filename, mode=mode, type_comments=False)
 
 
 def parse_python(blob: Blob, limits: Limits) -> PythonSource:
